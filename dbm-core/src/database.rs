@@ -1,0 +1,389 @@
+//! `PooledDatabase`: the one implementation of [`Database`] over any driver's pool.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tracing::Instrument;
+
+use crate::connection::{Canceller, Connection, Database, Statement};
+use crate::dialect::{Backend, Dialect};
+use crate::error::{Error, ErrorKind, Result};
+use crate::params::{BoundSql, Params};
+use crate::pool::{ManageConnection, Pool, PoolStatus, PooledConnection};
+use crate::row::Rows;
+use crate::transaction::Transaction;
+use crate::value::Value;
+
+/// A named database served by a pool of driver connections. Drivers construct it; users
+/// hold it as `Arc<dyn Database>`.
+pub struct PooledDatabase<M: ManageConnection> {
+    name: String,
+    dialect: Arc<dyn Dialect>,
+    pool: Pool<M>,
+    statement_timeout: Option<Duration>,
+}
+
+impl<M: ManageConnection> fmt::Debug for PooledDatabase<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledDatabase")
+            .field("name", &self.name)
+            .field("backend", &self.dialect.backend())
+            .field("statement_timeout", &self.statement_timeout)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+enum Work {
+    Query,
+    Execute,
+}
+
+enum Output {
+    Rows(Rows),
+    Affected(u64),
+}
+
+impl<M> PooledDatabase<M>
+where
+    M: ManageConnection,
+    M::Connection: Connection,
+{
+    /// A database named `name` over `pool`.
+    pub fn new(name: impl Into<String>, pool: Pool<M>, dialect: Arc<dyn Dialect>) -> Self {
+        PooledDatabase {
+            name: name.into(),
+            dialect,
+            pool,
+            statement_timeout: None,
+        }
+    }
+
+    /// A default time limit for [`Database::query`] and [`Database::execute`].
+    pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool<M> {
+        &self.pool
+    }
+
+    async fn checkout(&self, operation: &str) -> Result<PooledConnection<M>> {
+        self.pool.get().await.map_err(|e| {
+            e.with_database(self.name.clone())
+                .with_operation(operation.to_owned())
+        })
+    }
+
+    fn span(&self, operation: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "db.client.operation",
+            db.system = self.dialect.backend().db_system(),
+            db.namespace = %self.name,
+            db.operation.name = operation,
+            db.response.returned_rows = tracing::field::Empty,
+            db.rows_affected = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        )
+    }
+
+    async fn run(
+        &self,
+        operation: &'static str,
+        work: Work,
+        sql: &str,
+        params: &Params,
+        timeout: Option<Duration>,
+    ) -> Result<Output> {
+        let span = self.span(operation);
+        let started = Instant::now();
+        let result = async {
+            let bound = self.dialect.bind(sql, params)?;
+            let mut conn = self.checkout(operation).await?;
+            let canceller = conn.canceller();
+            let fut = async {
+                match work {
+                    Work::Query => conn
+                        .query_raw(&bound.sql, &bound.values)
+                        .await
+                        .map(Output::Rows),
+                    Work::Execute => conn
+                        .execute_raw(&bound.sql, &bound.values)
+                        .await
+                        .map(Output::Affected),
+                }
+            };
+            run_with_timeout(fut, timeout, canceller).await
+        }
+        .instrument(span.clone())
+        .await
+        .map_err(|e| e.with_database(self.name.clone()).with_operation(operation));
+        record(&span, started, &result);
+        result
+    }
+}
+
+/// Runs `fut`; past `timeout`, drops it and cancels the statement through `canceller`.
+async fn run_with_timeout<T>(
+    fut: impl Future<Output = Result<T>>,
+    timeout: Option<Duration>,
+    canceller: Option<Arc<dyn Canceller>>,
+) -> Result<T> {
+    let Some(limit) = timeout else {
+        return fut.await;
+    };
+    match tokio::time::timeout(limit, fut).await {
+        Ok(result) => result,
+        Err(_) => {
+            if let Some(c) = canceller {
+                c.cancel().await;
+            }
+            Err(Error::new(
+                ErrorKind::Timeout,
+                format!("statement cancelled after {} ms", limit.as_millis()),
+            )
+            .with_hint("raise the timeout, or make the statement cheaper (an index, a LIMIT)"))
+        }
+    }
+}
+
+fn record(span: &tracing::Span, started: Instant, result: &Result<Output>) {
+    span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+    match result {
+        Ok(Output::Rows(rows)) => {
+            span.record("db.response.returned_rows", rows.len() as u64);
+        }
+        Ok(Output::Affected(n)) => {
+            span.record("db.rows_affected", *n);
+        }
+        Err(e) => {
+            span.record("error.type", e.kind().as_str());
+            span.in_scope(|| tracing::debug!(error = %e, "database operation failed"));
+        }
+    }
+}
+
+#[async_trait]
+impl<M> Database for PooledDatabase<M>
+where
+    M: ManageConnection,
+    M::Connection: Connection,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn backend(&self) -> Backend {
+        self.dialect.backend()
+    }
+
+    async fn query(&self, sql: &str, params: &Params) -> Result<Rows> {
+        match self
+            .run("query", Work::Query, sql, params, self.statement_timeout)
+            .await?
+        {
+            Output::Rows(rows) => Ok(rows),
+            Output::Affected(_) => unreachable!("query returns rows"),
+        }
+    }
+
+    async fn execute(&self, sql: &str, params: &Params) -> Result<u64> {
+        match self
+            .run(
+                "execute",
+                Work::Execute,
+                sql,
+                params,
+                self.statement_timeout,
+            )
+            .await?
+        {
+            Output::Affected(n) => Ok(n),
+            Output::Rows(_) => unreachable!("execute returns a count"),
+        }
+    }
+
+    async fn query_with_timeout(
+        &self,
+        sql: &str,
+        params: &Params,
+        timeout: Duration,
+    ) -> Result<Rows> {
+        match self
+            .run("query", Work::Query, sql, params, Some(timeout))
+            .await?
+        {
+            Output::Rows(rows) => Ok(rows),
+            Output::Affected(_) => unreachable!("query returns rows"),
+        }
+    }
+
+    async fn execute_with_timeout(
+        &self,
+        sql: &str,
+        params: &Params,
+        timeout: Duration,
+    ) -> Result<u64> {
+        match self
+            .run("execute", Work::Execute, sql, params, Some(timeout))
+            .await?
+        {
+            Output::Affected(n) => Ok(n),
+            Output::Rows(_) => unreachable!("execute returns a count"),
+        }
+    }
+
+    async fn transaction(&self, statements: &[Statement]) -> Result<Vec<u64>> {
+        let span = self.span("transaction");
+        let n = statements.len();
+        let name = self.name.clone();
+        async move {
+            let bound: Vec<BoundSql> = statements
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    self.dialect
+                        .bind(s.sql(), s.params())
+                        .map_err(|e| e.context(format!("statement {} of {n}", i + 1)))
+                })
+                .collect::<Result<_>>()?;
+            if bound.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut conn = self.checkout("transaction").await?;
+            conn.begin()
+                .await
+                .map_err(|e| e.with_kind(ErrorKind::Transaction).context("begin"))?;
+            let mut counts = Vec::with_capacity(n);
+            for (i, b) in bound.iter().enumerate() {
+                match conn.execute_raw(&b.sql, &b.values).await {
+                    Ok(c) => counts.push(c),
+                    Err(e) => {
+                        if let Err(re) = conn.rollback().await {
+                            tracing::warn!(error = %re, "rollback failed; the connection will be closed");
+                        }
+                        return Err(e.context(format!(
+                            "statement {} of {n} failed, transaction rolled back",
+                            i + 1
+                        )));
+                    }
+                }
+            }
+            conn.commit()
+                .await
+                .map_err(|e| e.with_kind(ErrorKind::Transaction).context("commit"))?;
+            Ok(counts)
+        }
+        .instrument(span)
+        .await
+        .map_err(|e: Error| e.with_database(name).with_operation("transaction"))
+    }
+
+    async fn begin(&self) -> Result<Transaction> {
+        let conn = self.checkout("begin").await?;
+        Transaction::begin(Box::new(conn), self.name.clone()).await
+    }
+
+    async fn acquire(&self) -> Result<Box<dyn Connection>> {
+        Ok(Box::new(self.checkout("acquire").await?))
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.pool.status()
+    }
+
+    async fn close(&self) {
+        self.pool.close();
+    }
+}
+
+impl<M> PooledConnection<M>
+where
+    M: ManageConnection,
+    M::Connection: Connection,
+{
+    /// Notes a connection-level failure: this connection is closed when returned, and every
+    /// connection opened before now is replaced at its next checkout.
+    fn observe<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result
+            && e.kind() == ErrorKind::Connection
+        {
+            self.mark_broken();
+            self.pool().invalidate();
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl<M> Connection for PooledConnection<M>
+where
+    M: ManageConnection,
+    M::Connection: Connection,
+{
+    fn dialect(&self) -> &dyn Dialect {
+        (**self).dialect()
+    }
+
+    async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
+        let r = (**self).query_raw(sql, values).await;
+        self.observe(r)
+    }
+
+    async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
+        let r = (**self).execute_raw(sql, values).await;
+        self.observe(r)
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<()> {
+        let r = (**self).execute_script(sql).await;
+        self.observe(r)
+    }
+
+    async fn begin(&mut self) -> Result<()> {
+        let r = (**self).begin().await;
+        self.observe(r)
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        let r = (**self).commit().await;
+        self.observe(r)
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        let r = (**self).rollback().await;
+        self.observe(r)
+    }
+
+    async fn ping(&mut self) -> Result<()> {
+        let r = (**self).ping().await;
+        self.observe(r)
+    }
+
+    async fn lock_migrations(&mut self, wait: Duration) -> Result<()> {
+        let r = (**self).lock_migrations(wait).await;
+        self.observe(r)
+    }
+
+    async fn unlock_migrations(&mut self) -> Result<()> {
+        let r = (**self).unlock_migrations().await;
+        self.observe(r)
+    }
+
+    fn canceller(&self) -> Option<Arc<dyn Canceller>> {
+        (**self).canceller()
+    }
+
+    fn in_transaction(&self) -> bool {
+        (**self).in_transaction()
+    }
+
+    fn is_broken(&self) -> bool {
+        (**self).is_broken()
+    }
+}

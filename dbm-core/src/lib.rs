@@ -1,0 +1,49 @@
+//! Core of dbm: the traits every driver implements, the standard row format, named
+//! parameters, errors, retries and the connection pool. No driver code lives here.
+//!
+//! Downstream crates can depend on this crate alone and hold an `Arc<dyn Database>`:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use dbm_core::{params, Database, Result};
+//!
+//! async fn active_users(db: Arc<dyn Database>) -> Result<Vec<String>> {
+//!     let rows = db
+//!         .query("SELECT name FROM users WHERE active = :active", &params! { "active" => true })
+//!         .await?;
+//!     rows.iter().map(|r| r.get::<String>("name")).collect()
+//! }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod connection;
+mod database;
+mod dialect;
+mod error;
+mod lex;
+mod params;
+mod pool;
+mod retry;
+mod row;
+mod script;
+mod transaction;
+mod value;
+
+pub mod duration_ms;
+
+pub use connection::{Canceller, Connection, Database, Statement};
+pub use database::PooledDatabase;
+pub use dialect::{Backend, Dialect};
+pub use error::{Error, ErrorCode, ErrorKind, Result};
+pub use lex::SqlSyntax;
+pub use params::{BoundSql, Params, PlaceholderStyle, bind_named};
+pub use pool::{ManageConnection, Pool, PoolConfig, PoolStatus, PooledConnection};
+pub use retry::{RetryPolicy, retry};
+pub use row::{Column, ColumnIndex, Columns, Row, Rows};
+pub use script::{ScriptSplit, ScriptStatement, split_script};
+pub use transaction::Transaction;
+pub use value::{Decimal, FromValue, Value};
+
+/// `async_trait`, re-exported so drivers and mocks implement the traits with the same macro.
+pub use async_trait::async_trait;

@@ -1,0 +1,149 @@
+//! Pool configuration and the status report.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// QueuePool settings (SQLAlchemy semantics).
+///
+/// ```
+/// use std::time::Duration;
+/// use dbm_core::PoolConfig;
+/// let c = PoolConfig::new("app").pool_size(2).max_overflow(3).timeout(Duration::from_secs(1));
+/// assert_eq!(c.max_connections(), Some(5));
+/// assert_eq!(PoolConfig::new("x").max_overflow(-1).max_connections(), None);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolConfig {
+    /// The pool's name in errors and metrics (the database name).
+    pub name: String,
+    /// Connections kept open when idle.
+    pub pool_size: u32,
+    /// Extra connections opened under load; `-1` means unlimited.
+    pub max_overflow: i32,
+    /// How long a checkout waits for a connection once the overflow is used up.
+    pub timeout: Duration,
+    /// Validate connections at checkout.
+    pub pre_ping: bool,
+    /// Skip the pre-ping for connections used within this window (HikariCP does the same).
+    pub ping_skip_window: Duration,
+    /// Replace connections older than this at checkout.
+    pub recycle: Option<Duration>,
+}
+
+impl PoolConfig {
+    /// Defaults: pool_size 5, max_overflow 10, timeout 30 s, pre_ping on, no recycling.
+    pub fn new(name: impl Into<String>) -> Self {
+        PoolConfig {
+            name: name.into(),
+            pool_size: 5,
+            max_overflow: 10,
+            timeout: Duration::from_secs(30),
+            pre_ping: true,
+            ping_skip_window: Duration::from_millis(500),
+            recycle: None,
+        }
+    }
+
+    /// Sets `pool_size` (at least 1).
+    pub fn pool_size(mut self, n: u32) -> Self {
+        self.pool_size = n.max(1);
+        self
+    }
+
+    /// Sets `max_overflow` (`-1` = unlimited).
+    pub fn max_overflow(mut self, n: i32) -> Self {
+        self.max_overflow = n.max(-1);
+        self
+    }
+
+    /// Sets the checkout timeout.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Turns pre-ping on or off.
+    pub fn pre_ping(mut self, on: bool) -> Self {
+        self.pre_ping = on;
+        self
+    }
+
+    /// Sets the pre-ping skip window.
+    pub fn ping_skip_window(mut self, w: Duration) -> Self {
+        self.ping_skip_window = w;
+        self
+    }
+
+    /// Sets the recycle age.
+    pub fn recycle(mut self, age: Option<Duration>) -> Self {
+        self.recycle = age;
+        self
+    }
+
+    /// `pool_size + max_overflow`, or `None` when the overflow is unlimited.
+    pub fn max_connections(&self) -> Option<u32> {
+        u32::try_from(self.max_overflow)
+            .ok()
+            .map(|o| self.pool_size.saturating_add(o))
+    }
+}
+
+/// A snapshot of a pool, as `get_pool_status()` returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolStatus {
+    /// The pool's name.
+    pub name: String,
+    /// Configured `pool_size`.
+    pub pool_size: u32,
+    /// Configured `max_overflow` (`-1` = unlimited).
+    pub max_overflow: i32,
+    /// Idle connections in the pool.
+    pub checked_in: u32,
+    /// Connections in use (including ones being opened).
+    pub checked_out: u32,
+    /// Open connections beyond `pool_size`.
+    pub overflow: u32,
+    /// Connections discarded because a ping or the server said they were broken.
+    pub invalid: u64,
+    /// Tasks waiting for a connection.
+    pub waiting: u32,
+    /// Open connections (`checked_in + checked_out`).
+    pub total_connections: u32,
+    /// `pool_size + max_overflow`, `None` when unlimited.
+    pub max_connections: Option<u32>,
+    /// `checked_out` as a share of `max_connections` (of `pool_size` when unlimited).
+    pub utilization_percent: f64,
+    /// Connections opened since the pool was created.
+    pub connections_created: u64,
+    /// Connections closed since the pool was created (overflow, recycled, broken, invalid).
+    pub connections_closed: u64,
+    /// Successful checkouts.
+    pub checkouts: u64,
+    /// Checkouts that gave up after `timeout`.
+    pub checkout_timeouts: u64,
+    /// Total time spent waiting for a connection, in milliseconds.
+    pub wait_time_total_ms: f64,
+    /// Longest single wait for a connection, in milliseconds.
+    pub wait_time_max_ms: f64,
+    /// Whether the pool was closed.
+    pub closed: bool,
+}
+
+impl fmt::Display for PoolStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pool `{}`: pool_size={} max_overflow={} checked_in={} checked_out={} overflow={} waiting={} invalid={}",
+            self.name,
+            self.pool_size,
+            self.max_overflow,
+            self.checked_in,
+            self.checked_out,
+            self.overflow,
+            self.waiting,
+            self.invalid
+        )
+    }
+}

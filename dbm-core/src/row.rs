@@ -1,0 +1,353 @@
+//! The standard row format: column metadata held once, values per row.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use crate::error::{Error, Result};
+use crate::value::{FromValue, Value};
+
+/// One result column: its name and the database's name for its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    name: String,
+    type_name: String,
+}
+
+impl Column {
+    /// A column named `name` whose database type is `type_name` (empty when unknown).
+    pub fn new(name: impl Into<String>, type_name: impl Into<String>) -> Self {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+        }
+    }
+
+    /// The column's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The database's type name (e.g. `int8`, `TEXT`), empty when the database gave none.
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+}
+
+/// The columns of a result, shared by all its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Columns(Arc<[Column]>);
+
+impl Columns {
+    /// Columns from a list.
+    pub fn new(columns: Vec<Column>) -> Self {
+        Columns(columns.into())
+    }
+
+    /// The index of the first column named `name` (exact match first, then case-insensitive).
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|c| c.name == name).or_else(|| {
+            self.0
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// The columns as a slice.
+    pub fn as_slice(&self) -> &[Column] {
+        &self.0
+    }
+
+    /// How many columns there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no columns.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A way to name a column: by name (`&str`) or by position (`usize`).
+pub trait ColumnIndex: fmt::Display {
+    /// Resolves to a position in `columns`.
+    fn resolve(&self, columns: &Columns) -> Option<usize>;
+}
+
+impl ColumnIndex for &str {
+    fn resolve(&self, columns: &Columns) -> Option<usize> {
+        columns.index_of(self)
+    }
+}
+
+impl ColumnIndex for usize {
+    fn resolve(&self, columns: &Columns) -> Option<usize> {
+        (*self < columns.len()).then_some(*self)
+    }
+}
+
+/// One row: shared columns and its own values.
+///
+/// ```
+/// use dbm_core::{Column, Columns, Row, Value};
+/// let cols = Columns::new(vec![Column::new("id", "INTEGER"), Column::new("name", "TEXT")]);
+/// let row = Row::new(cols, vec![Value::Int(7), Value::from("ada")]);
+/// assert_eq!(row.get::<i64>("id").unwrap(), 7);
+/// assert_eq!(row.get::<String>(1).unwrap(), "ada");
+/// let err = row.get::<i64>("name").unwrap_err();
+/// assert!(err.to_string().contains("column `name`"));
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Row {
+    columns: Columns,
+    values: Vec<Value>,
+}
+
+impl Row {
+    /// A row. `values` must have one value per column.
+    pub fn new(columns: Columns, values: Vec<Value>) -> Self {
+        debug_assert_eq!(columns.len(), values.len());
+        Row { columns, values }
+    }
+
+    /// The row's columns.
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    /// The row's values, in column order.
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// Takes the values out of the row.
+    pub fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+
+    /// The raw value of a column, by name or position.
+    pub fn value(&self, index: impl ColumnIndex) -> Result<&Value> {
+        let i = index.resolve(&self.columns).ok_or_else(|| {
+            let names: Vec<&str> = self.columns.0.iter().map(|c| c.name()).collect();
+            Error::conversion(format!(
+                "no column `{index}` in this row (columns: {})",
+                names.join(", ")
+            ))
+        })?;
+        Ok(&self.values[i])
+    }
+
+    /// A column converted to `T`; a mismatch names the column and both types.
+    pub fn get<T: FromValue>(&self, index: impl ColumnIndex) -> Result<T> {
+        let value = self.value(&index)?;
+        if value.is_null() && !T::accepts_null() {
+            return Err(Error::conversion(format!(
+                "column `{index}` is NULL; read it as Option<{}>",
+                T::TYPE_NAME
+            )));
+        }
+        T::from_value(value).ok_or_else(|| {
+            Error::conversion(format!(
+                "column `{index}` holds {} ({}), which does not convert to {}",
+                value.type_name(),
+                self.type_name_of(&index),
+                T::TYPE_NAME
+            ))
+        })
+    }
+
+    fn type_name_of(&self, index: &impl ColumnIndex) -> &str {
+        index
+            .resolve(&self.columns)
+            .map_or("", |i| self.columns.0[i].type_name())
+    }
+
+    /// The row as a map from column name to value (the "dictionary" view).
+    pub fn to_map(&self) -> BTreeMap<String, Value> {
+        self.columns
+            .0
+            .iter()
+            .zip(&self.values)
+            .map(|(c, v)| (c.name.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl<I: ColumnIndex> ColumnIndex for &I {
+    fn resolve(&self, columns: &Columns) -> Option<usize> {
+        (*self).resolve(columns)
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (c, v) in self.columns.0.iter().zip(&self.values) {
+            m.entry(&c.name, v);
+        }
+        m.finish()
+    }
+}
+
+impl Serialize for Row {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.values.len()))?;
+        for (c, v) in self.columns.0.iter().zip(&self.values) {
+            map.serialize_entry(&c.name, v)?;
+        }
+        map.end()
+    }
+}
+
+/// A complete result: columns once, then rows. Serialises as a JSON list of objects.
+///
+/// ```
+/// use dbm_core::{Column, Columns, Rows, Value};
+/// let mut rows = Rows::new(Columns::new(vec![Column::new("n", "")]));
+/// rows.push(vec![Value::Int(1)]);
+/// rows.push(vec![Value::Int(2)]);
+/// assert_eq!(serde_json::to_string(&rows).unwrap(), r#"[{"n":1},{"n":2}]"#);
+/// let total: i64 = rows.iter().map(|r| r.get::<i64>("n").unwrap()).sum();
+/// assert_eq!(total, 3);
+/// ```
+#[derive(Clone, PartialEq, Default)]
+pub struct Rows {
+    columns: Columns,
+    rows: Vec<Row>,
+}
+
+impl Rows {
+    /// An empty result with these columns.
+    pub fn new(columns: Columns) -> Self {
+        Rows {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row of values (one per column).
+    pub fn push(&mut self, values: Vec<Value>) {
+        self.rows.push(Row::new(self.columns.clone(), values));
+    }
+
+    /// The result's columns.
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    /// How many rows there are.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Iterates over the rows.
+    pub fn iter(&self) -> std::slice::Iter<'_, Row> {
+        self.rows.iter()
+    }
+
+    /// The row at `index`.
+    pub fn get(&self, index: usize) -> Option<&Row> {
+        self.rows.get(index)
+    }
+
+    /// The first row, if any.
+    pub fn first(&self) -> Option<&Row> {
+        self.rows.first()
+    }
+
+    /// Every row as a map (the seed system's "list of dictionaries").
+    pub fn to_maps(&self) -> Vec<BTreeMap<String, Value>> {
+        self.rows.iter().map(Row::to_map).collect()
+    }
+}
+
+impl IntoIterator for Rows {
+    type Item = Row;
+    type IntoIter = std::vec::IntoIter<Row>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.rows.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Rows {
+    type Item = &'a Row;
+    type IntoIter = std::slice::Iter<'a, Row>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.rows.iter()
+    }
+}
+
+impl fmt::Debug for Rows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.rows).finish()
+    }
+}
+
+impl Serialize for Rows {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.rows.len()))?;
+        for row in &self.rows {
+            seq.serialize_element(row)?;
+        }
+        seq.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Rows {
+        let mut rows = Rows::new(Columns::new(vec![
+            Column::new("id", "INTEGER"),
+            Column::new("Name", "TEXT"),
+        ]));
+        rows.push(vec![Value::Int(1), Value::Null]);
+        rows
+    }
+
+    #[test]
+    fn lookup_by_name_is_exact_then_case_insensitive() {
+        let rows = sample();
+        let row = rows.first().unwrap();
+        assert_eq!(row.get::<i64>("ID").unwrap(), 1);
+        assert_eq!(row.get::<Option<String>>("name").unwrap(), None);
+    }
+
+    #[test]
+    fn errors_name_the_column_and_types() {
+        let rows = sample();
+        let row = rows.first().unwrap();
+        let e = row.get::<String>("id").unwrap_err().to_string();
+        assert!(e.contains("column `id` holds integer (INTEGER)"), "{e}");
+        assert!(e.contains("String"), "{e}");
+        let e = row.get::<String>("Name").unwrap_err().to_string();
+        assert!(e.contains("is NULL; read it as Option<String>"), "{e}");
+        let e = row.get::<i64>("missing").unwrap_err().to_string();
+        assert!(
+            e.contains("no column `missing`") && e.contains("id, Name"),
+            "{e}"
+        );
+        assert!(row.get::<i64>(5).is_err());
+    }
+
+    #[test]
+    fn rows_convert_to_maps_and_json() {
+        let rows = sample();
+        let maps = rows.to_maps();
+        assert_eq!(maps[0]["id"], Value::Int(1));
+        assert_eq!(
+            serde_json::to_value(&rows).unwrap(),
+            serde_json::json!([{"id": 1, "Name": null}])
+        );
+    }
+}
