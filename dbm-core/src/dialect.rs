@@ -62,6 +62,12 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     /// `installed_by`, `installed_on`, `execution_time_ms`, `success`.
     fn schema_version_ddl(&self, table: &str) -> String;
 
+    /// A query with one `:table` parameter that returns a row when that table exists in
+    /// the current schema.
+    fn table_exists_query(&self) -> String {
+        "SELECT 1 AS present FROM information_schema.tables WHERE table_name = :table".to_owned()
+    }
+
     /// Quotes an identifier (`"name"` by default, doubling embedded quotes).
     fn quote_identifier(&self, ident: &str) -> String {
         format!("\"{}\"", ident.replace('"', "\"\""))

@@ -1,1 +1,29 @@
-//! placeholder
+//! Versioned SQL migrations for dbm, in the manner of Flyway.
+//!
+//! - Files `V{version}__{description}.sql` apply a version, `U{version}__{description}.sql`
+//!   undo it. Versions are dotted numbers compared part by part.
+//! - History lives in `schema_version` (`installed_rank`, `version`, `description`, `type`,
+//!   `script`, `checksum`, `installed_by`, `installed_on`, `execution_time_ms`, `success`).
+//! - Checksums ignore line endings and a BOM; edited, missing and failed migrations block
+//!   `migrate` until fixed or `repair`ed.
+//! - One lock per run; each migration commits atomically with its history row, unless the
+//!   file says `-- dbm:no-transaction`.
+//!
+//! Everything goes through the `dbm-core` traits, so every driver gets migrations by
+//! implementing its `Dialect` and migration lock.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod engine;
+mod history;
+mod new;
+mod source;
+mod status;
+mod version;
+
+pub use engine::{AppliedMigration, MigrateReport, Migrator, RepairReport};
+pub use history::{HistoryRow, RowType};
+pub use new::{new_migration, slug};
+pub use source::{Migration, MigrationKind, MigrationSet, checksum, load_dir, normalize};
+pub use status::{MigrationInfo, MigrationState, MigrationStatus};
+pub use version::Version;

@@ -1,0 +1,545 @@
+//! The migration engine: migrate, status, validate, rollback, baseline, repair.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dbm_core::{Connection, Error, ErrorKind, Result, ScriptStatement};
+use serde::Serialize;
+
+use crate::history::{History, NewRow, RowType};
+use crate::source::{Migration, MigrationSet, load_dir};
+use crate::status::{MigrationStatus, compute, effective};
+use crate::version::Version;
+
+/// One migration applied (or undone) by a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppliedMigration {
+    /// Its version.
+    pub version: String,
+    /// Its description.
+    pub description: String,
+    /// Its file name.
+    pub script: String,
+    /// How long it took.
+    pub execution_time_ms: i64,
+}
+
+/// What `migrate` or `rollback` did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MigrateReport {
+    /// The database name.
+    pub database: String,
+    /// The migrations run, in order.
+    pub applied: Vec<AppliedMigration>,
+    /// The version after the run.
+    pub current_version: Option<String>,
+}
+
+/// What `repair` changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepairReport {
+    /// The database name.
+    pub database: String,
+    /// Failed rows removed (file names).
+    pub removed_failed: Vec<String>,
+    /// Applied rows whose checksum and description were realigned with the files.
+    pub realigned: Vec<String>,
+    /// Applied versions whose files are missing (left as they are).
+    pub missing: Vec<String>,
+}
+
+/// Runs migrations from one directory against one database.
+///
+/// Every operation takes a dedicated connection (`&mut dyn Connection`) and, for the ones
+/// that write, holds the database's migration lock for the whole run, then re-reads the
+/// history: two processes migrating at once apply each migration exactly once.
+///
+/// ```no_run
+/// # async fn demo(db: &dyn dbm_core::Database) -> dbm_core::Result<()> {
+/// use dbm_migrate::Migrator;
+/// let mut conn = db.acquire().await?;
+/// let report = Migrator::new("migrations/app", "app").migrate(conn.as_mut(), None).await?;
+/// println!("now at {:?}", report.current_version);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Migrator {
+    dir: PathBuf,
+    database: String,
+    table: String,
+    lock_wait: Duration,
+    installed_by: String,
+    out_of_order: bool,
+}
+
+impl Migrator {
+    /// Migrations in `dir` for the database named `database`.
+    pub fn new(dir: impl Into<PathBuf>, database: impl Into<String>) -> Self {
+        let installed_by = std::env::var("DBM_INSTALLED_BY")
+            .or_else(|_| std::env::var("USER"))
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "dbm".to_owned());
+        Migrator {
+            dir: dir.into(),
+            database: database.into(),
+            table: "schema_version".to_owned(),
+            lock_wait: Duration::from_secs(300),
+            installed_by,
+            out_of_order: false,
+        }
+    }
+
+    /// Uses another history table name (default `schema_version`).
+    pub fn table(mut self, table: impl Into<String>) -> Self {
+        self.table = table.into();
+        self
+    }
+
+    /// How long to wait for another migrator's lock (default 5 minutes).
+    pub fn lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// Who is recorded in `installed_by` (default: `$DBM_INSTALLED_BY`, then `$USER`).
+    pub fn installed_by(mut self, who: impl Into<String>) -> Self {
+        self.installed_by = who.into();
+        self
+    }
+
+    /// Applies migrations older than the current version instead of refusing.
+    pub fn out_of_order(mut self, allow: bool) -> Self {
+        self.out_of_order = allow;
+        self
+    }
+
+    /// The migrations directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn err(&self, e: Error, operation: &str) -> Error {
+        e.with_database(self.database.clone())
+            .with_operation(format!("migrate {operation}"))
+    }
+
+    /// Reads and checks the files (no database needed).
+    pub fn load(&self) -> Result<MigrationSet> {
+        load_dir(&self.dir).map_err(|e| self.err(e, "load"))
+    }
+
+    /// Compares files and history. Does not create the history table.
+    pub async fn status(&self, conn: &mut dyn Connection) -> Result<MigrationStatus> {
+        let set = self.load()?;
+        let history = History::new(&self.table)
+            .read(conn)
+            .await
+            .map_err(|e| self.err(e, "status"))?;
+        Ok(compute(&self.database, &set, &history))
+    }
+
+    /// Like [`status`](Migrator::status), but an error listing every problem (edited,
+    /// missing, failed, out-of-order migrations) when there is one.
+    pub async fn validate(&self, conn: &mut dyn Connection) -> Result<MigrationStatus> {
+        let status = self.status(conn).await?;
+        let problems = status.problems();
+        if problems.is_empty() {
+            Ok(status)
+        } else {
+            Err(self.err(
+                Error::new(
+                    ErrorKind::Migration,
+                    format!("validation failed: {}", problems.join("; ")),
+                ),
+                "validate",
+            ))
+        }
+    }
+
+    async fn lock(&self, conn: &mut dyn Connection, operation: &str) -> Result<()> {
+        conn.lock_migrations(self.lock_wait)
+            .await
+            .map_err(|e| self.err(e, operation))
+    }
+
+    /// Releases the lock and annotates the result; called on every path after `lock`.
+    async fn unlock<T>(
+        &self,
+        conn: &mut dyn Connection,
+        operation: &str,
+        result: Result<T>,
+    ) -> Result<T> {
+        if let Err(e) = conn.unlock_migrations().await {
+            tracing::warn!(error = %e, "releasing the migration lock failed; closing the connection releases it");
+        }
+        result.map_err(|e| self.err(e, operation))
+    }
+
+    /// Applies pending migrations in version order, up to and including `target` if given.
+    pub async fn migrate(
+        &self,
+        conn: &mut dyn Connection,
+        target: Option<&Version>,
+    ) -> Result<MigrateReport> {
+        let set = self.load()?;
+        self.lock(conn, "migrate").await?;
+        let result = self.migrate_locked(conn, &set, target).await;
+        self.unlock(conn, "migrate", result).await
+    }
+
+    /// Runs one file and records it; returns its execution time.
+    async fn apply(
+        &self,
+        conn: &mut dyn Connection,
+        history: &History,
+        m: &Migration,
+        row_type: RowType,
+        before: &[AppliedMigration],
+        current: Option<&str>,
+    ) -> Result<i64> {
+        let statements = conn.dialect().split(&m.sql);
+        let started = Instant::now();
+        let record = |success: bool, ms: i64| NewRow {
+            version: Some(m.version.to_string()),
+            description: &m.description,
+            row_type,
+            script: &m.script,
+            checksum: Some(m.checksum),
+            installed_by: &self.installed_by,
+            execution_time_ms: ms,
+            success,
+        };
+        if m.transactional {
+            conn.begin().await?;
+            let outcome = async {
+                run_statements(conn, &statements).await?;
+                let ms = started.elapsed().as_millis() as i64;
+                history
+                    .insert(conn, record(true, ms))
+                    .await
+                    .map_err(|e| (None, e))?;
+                Ok::<i64, (Option<&ScriptStatement>, Error)>(ms)
+            }
+            .await;
+            match outcome {
+                Ok(ms) => {
+                    conn.commit().await?;
+                    Ok(ms)
+                }
+                Err((stmt, e)) => {
+                    if let Err(re) = conn.rollback().await {
+                        tracing::warn!(error = %re, "rollback after a failed migration failed");
+                    }
+                    Err(failure(m, stmt, e, before, current, true))
+                }
+            }
+        } else {
+            match run_statements(conn, &statements).await {
+                Ok(()) => {
+                    let ms = started.elapsed().as_millis() as i64;
+                    history.insert(conn, record(true, ms)).await?;
+                    Ok(ms)
+                }
+                Err((stmt, e)) => {
+                    let ms = started.elapsed().as_millis() as i64;
+                    if let Err(he) = history.insert(conn, record(false, ms)).await {
+                        tracing::error!(error = %he, script = %m.script, "could not record the failed migration");
+                    }
+                    Err(failure(m, stmt, e, before, current, false))
+                }
+            }
+        }
+    }
+
+    /// Undoes applied migrations newer than `to`, newest first. Refuses before running
+    /// anything when one of them has no undo file.
+    pub async fn rollback(&self, conn: &mut dyn Connection, to: &Version) -> Result<MigrateReport> {
+        let set = self.load()?;
+        self.lock(conn, "rollback").await?;
+        let result = self.rollback_locked(conn, &set, to).await;
+        self.unlock(conn, "rollback", result).await
+    }
+
+    /// Marks an existing database as being at `version`: migrations up to it are never
+    /// applied here. Only allowed while the history is empty.
+    pub async fn baseline(&self, conn: &mut dyn Connection, version: &Version) -> Result<()> {
+        self.lock(conn, "baseline").await?;
+        let result = self.baseline_locked(conn, version).await;
+        self.unlock(conn, "baseline", result).await
+    }
+
+    /// Removes failed rows and realigns the checksums and descriptions of applied rows
+    /// with the files. Missing files are reported, not changed.
+    pub async fn repair(&self, conn: &mut dyn Connection) -> Result<RepairReport> {
+        let set = self.load()?;
+        self.lock(conn, "repair").await?;
+        let result = self.repair_locked(conn, &set).await;
+        self.unlock(conn, "repair", result).await
+    }
+
+    async fn migrate_locked(
+        &self,
+        conn: &mut dyn Connection,
+        set: &MigrationSet,
+        target: Option<&Version>,
+    ) -> Result<MigrateReport> {
+        let history = History::new(&self.table);
+        history.ensure(conn).await?;
+        let rows = history.read(conn).await?;
+        let status = compute(&self.database, set, &rows);
+        let mut problems = status.problems();
+        if self.out_of_order {
+            problems.retain(|p| !p.contains("never applied"));
+        }
+        if !problems.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Migration,
+                format!("refusing to migrate: {}", problems.join("; ")),
+            )
+            .with_hint("run `status` or `validate` for details"));
+        }
+        let mut todo: Vec<&Migration> = status
+            .pending
+            .iter()
+            .chain(if self.out_of_order {
+                &status.out_of_order[..]
+            } else {
+                &[]
+            })
+            .filter_map(|i| set.forward.iter().find(|m| m.script == i.script))
+            .filter(|m| target.is_none_or(|t| &m.version <= t))
+            .collect();
+        todo.sort_by(|a, b| a.version.cmp(&b.version));
+        let mut applied = Vec::new();
+        let mut current = status.current_version.clone();
+        for m in todo {
+            let ms = self
+                .apply(
+                    conn,
+                    &history,
+                    m,
+                    RowType::Sql,
+                    &applied,
+                    current.as_deref(),
+                )
+                .await?;
+            tracing::info!(database = %self.database, script = %m.script, ms, "migration applied");
+            applied.push(AppliedMigration {
+                version: m.version.to_string(),
+                description: m.description.clone(),
+                script: m.script.clone(),
+                execution_time_ms: ms,
+            });
+            current = Some(m.version.to_string());
+        }
+        Ok(MigrateReport {
+            database: self.database.clone(),
+            applied,
+            current_version: current,
+        })
+    }
+
+    async fn rollback_locked(
+        &self,
+        conn: &mut dyn Connection,
+        set: &MigrationSet,
+        to: &Version,
+    ) -> Result<MigrateReport> {
+        let history = History::new(&self.table);
+        let rows = history.read(conn).await?;
+        let eff = effective(&rows);
+        let to_undo: Vec<(&Version, _)> = eff
+            .iter()
+            .rev()
+            .filter(|(v, r)| *v > to && r.success && r.row_type == RowType::Sql)
+            .collect();
+        if let Some((v, _)) = eff
+            .iter()
+            .find(|(v, r)| *v > to && r.row_type == RowType::Baseline)
+        {
+            return Err(Error::new(
+                ErrorKind::Migration,
+                format!("cannot roll back below the baseline {v}"),
+            ));
+        }
+        let missing: Vec<String> = to_undo
+            .iter()
+            .filter(|(v, _)| !set.undo.contains_key(*v))
+            .map(|(v, r)| format!("U{v}__... (undo of {})", r.script))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Migration,
+                format!(
+                    "refusing to roll back: no undo file for {}; nothing was changed",
+                    missing.join(", ")
+                ),
+            )
+            .with_hint("write the missing U<version>__<description>.sql files"));
+        }
+        let mut undone = Vec::new();
+        let mut current = compute(&self.database, set, &rows).current_version;
+        for (v, _) in to_undo {
+            let u = &set.undo[v];
+            let ms = self
+                .apply(
+                    conn,
+                    &history,
+                    u,
+                    RowType::UndoSql,
+                    &undone,
+                    current.as_deref(),
+                )
+                .await?;
+            tracing::info!(database = %self.database, script = %u.script, ms, "migration undone");
+            undone.push(AppliedMigration {
+                version: v.to_string(),
+                description: u.description.clone(),
+                script: u.script.clone(),
+                execution_time_ms: ms,
+            });
+            current = eff
+                .iter()
+                .filter(|(ev, r)| *ev < v && r.success && r.row_type != RowType::UndoSql)
+                .map(|(ev, _)| ev.to_string())
+                .next_back();
+        }
+        Ok(MigrateReport {
+            database: self.database.clone(),
+            applied: undone,
+            current_version: current,
+        })
+    }
+
+    async fn baseline_locked(&self, conn: &mut dyn Connection, version: &Version) -> Result<()> {
+        let history = History::new(&self.table);
+        history.ensure(conn).await?;
+        let rows = history.read(conn).await?;
+        if !rows.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Migration,
+                format!(
+                    "the history already has {} rows; baseline only applies to a database with none",
+                    rows.len()
+                ),
+            ));
+        }
+        history
+            .insert(
+                conn,
+                NewRow {
+                    version: Some(version.to_string()),
+                    description: "<< Baseline >>",
+                    row_type: RowType::Baseline,
+                    script: "<< Baseline >>",
+                    checksum: None,
+                    installed_by: &self.installed_by,
+                    execution_time_ms: 0,
+                    success: true,
+                },
+            )
+            .await
+    }
+
+    async fn repair_locked(
+        &self,
+        conn: &mut dyn Connection,
+        set: &MigrationSet,
+    ) -> Result<RepairReport> {
+        let history = History::new(&self.table);
+        let rows = history.read(conn).await?;
+        let mut report = RepairReport {
+            database: self.database.clone(),
+            removed_failed: Vec::new(),
+            realigned: Vec::new(),
+            missing: Vec::new(),
+        };
+        for r in &rows {
+            if !r.success {
+                history.delete(conn, r.installed_rank).await?;
+                report.removed_failed.push(r.script.clone());
+            }
+        }
+        for (v, r) in effective(&rows) {
+            if !r.success || r.row_type != RowType::Sql {
+                continue;
+            }
+            match set.get(&v) {
+                Some(m) if r.checksum != Some(m.checksum) || r.description != m.description => {
+                    history
+                        .realign(conn, r.installed_rank, m.checksum, &m.description)
+                        .await?;
+                    report.realigned.push(m.script.clone());
+                }
+                Some(_) => {}
+                None => report.missing.push(r.script.clone()),
+            }
+        }
+        Ok(report)
+    }
+}
+
+async fn run_statements<'s>(
+    conn: &mut dyn Connection,
+    statements: &'s [ScriptStatement],
+) -> std::result::Result<(), (Option<&'s ScriptStatement>, Error)> {
+    for s in statements {
+        for _ in 0..s.repeat.max(1) {
+            conn.execute_script(&s.sql)
+                .await
+                .map_err(|e| (Some(s), e))?;
+        }
+    }
+    Ok(())
+}
+
+fn failure(
+    m: &Migration,
+    stmt: Option<&ScriptStatement>,
+    e: Error,
+    before: &[AppliedMigration],
+    current: Option<&str>,
+    transactional: bool,
+) -> Error {
+    let location = match stmt {
+        Some(s) => {
+            let first = s.sql.lines().next().unwrap_or("");
+            let shown: String = first.chars().take(80).collect();
+            format!("{} line {}: statement `{shown}` failed", m.script, s.line)
+        }
+        None => format!("{}: recording it in the history failed", m.script),
+    };
+    let ran = if before.is_empty() {
+        "none".to_owned()
+    } else {
+        before
+            .iter()
+            .map(|a| a.script.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let outcome = if transactional {
+        format!(
+            "it was rolled back and not recorded; the database is at version {}",
+            current.unwrap_or("none")
+        )
+    } else {
+        "it ran outside a transaction, so statements before the failing one stayed applied; it is recorded as failed".to_owned()
+    };
+    let mut err = Error::new(
+        ErrorKind::Migration,
+        format!(
+            "{location}: {}. Applied before it in this run: {ran}. {outcome}",
+            e.message()
+        ),
+    )
+    .with_hint(if transactional {
+        "fix the file and run migrate again"
+    } else {
+        "repair the database by hand, run `repair` to clear the failed row, then migrate again"
+    });
+    if let Some(code) = e.code() {
+        err = err.with_code(code.clone());
+    }
+    err.with_source(e)
+}

@@ -1,0 +1,627 @@
+//! The migration engine against real SQLite files.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use dbm_core::{Connection, Database, ErrorKind, Params, PoolConfig};
+use dbm_migrate::{MigrationState, Migrator, Version};
+use dbm_sqlite::{SqliteDatabase, SqliteOptions};
+use tempfile::TempDir;
+
+struct Fixture {
+    dir: TempDir,
+    db: Arc<SqliteDatabase>,
+}
+
+impl Fixture {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("migrations")).unwrap();
+        for (name, sql) in files {
+            fs::write(dir.path().join("migrations").join(name), sql).unwrap();
+        }
+        let db = Arc::new(Self::open(dir.path()));
+        Fixture { dir, db }
+    }
+
+    fn open(dir: &Path) -> SqliteDatabase {
+        dbm_sqlite::open(
+            "app",
+            SqliteOptions::file(dir.join("app.db")),
+            PoolConfig::new("app").pool_size(2),
+        )
+    }
+
+    fn migrator(&self) -> Migrator {
+        Migrator::new(self.dir.path().join("migrations"), "app")
+    }
+
+    fn write(&self, name: &str, sql: &str) {
+        fs::write(self.dir.path().join("migrations").join(name), sql).unwrap();
+    }
+
+    async fn conn(&self) -> Box<dyn Connection> {
+        self.db.acquire().await.unwrap()
+    }
+
+    async fn tables(&self) -> Vec<String> {
+        let rows = self
+            .db
+            .query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                &Params::new(),
+            )
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.get::<String>("name").unwrap())
+            .collect()
+    }
+
+    async fn history(&self) -> Vec<(String, String, bool)> {
+        let rows = self
+            .db
+            .query(
+                "SELECT version, type, success FROM schema_version ORDER BY installed_rank",
+                &Params::new(),
+            )
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| {
+                (
+                    r.get::<String>("version").unwrap(),
+                    r.get::<String>("type").unwrap(),
+                    r.get::<bool>("success").unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn v(s: &str) -> Version {
+    s.parse().unwrap()
+}
+
+const BASIC: &[(&str, &str)] = &[
+    (
+        "V1__create_users.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n",
+    ),
+    ("U1__create_users.sql", "DROP TABLE users;\n"),
+    (
+        "V1.1__add_email.sql",
+        "ALTER TABLE users ADD COLUMN email TEXT;\n",
+    ),
+    (
+        "U1.1__add_email.sql",
+        "ALTER TABLE users DROP COLUMN email;\n",
+    ),
+    (
+        "V1.10__create_orders.sql",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users(id));\n",
+    ),
+    ("U1.10__create_orders.sql", "DROP TABLE orders;\n"),
+    (
+        "V1.9__seed.sql",
+        "INSERT INTO users (name, email) VALUES ('ada', 'ada@example.com');\n",
+    ),
+    ("U1.9__seed.sql", "DELETE FROM users WHERE name = 'ada';\n"),
+    ("README.md", "not a migration"),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn applies_in_dotted_version_order_and_records_history() {
+    let f = Fixture::new(BASIC);
+    let report = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    let order: Vec<&str> = report.applied.iter().map(|a| a.version.as_str()).collect();
+    assert_eq!(order, ["1", "1.1", "1.9", "1.10"]);
+    assert_eq!(report.current_version.as_deref(), Some("1.10"));
+    assert_eq!(f.tables().await, ["orders", "schema_version", "users"]);
+
+    let rows =
+        f.db.query(
+            "SELECT * FROM schema_version ORDER BY installed_rank",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    let first = rows.first().unwrap();
+    assert_eq!(first.get::<i64>("installed_rank").unwrap(), 1);
+    assert_eq!(first.get::<String>("description").unwrap(), "create users");
+    assert_eq!(
+        first.get::<String>("script").unwrap(),
+        "V1__create_users.sql"
+    );
+    assert_eq!(
+        first.get::<i64>("checksum").unwrap(),
+        dbm_migrate::checksum(BASIC[0].1)
+    );
+    assert!(first.get::<bool>("success").unwrap());
+    assert!(!first.get::<String>("installed_by").unwrap().is_empty());
+    assert!(
+        first
+            .get::<String>("installed_on")
+            .unwrap()
+            .starts_with("20")
+    );
+
+    // A second run has nothing to do.
+    let again = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    assert!(again.applied.is_empty());
+    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    assert!(status.is_up_to_date());
+    assert_eq!(status.applied.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_to_a_target_stops_there() {
+    let f = Fixture::new(BASIC);
+    let r = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), Some(&v("1.1")))
+        .await
+        .unwrap();
+    assert_eq!(r.applied.len(), 2);
+    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    assert_eq!(status.current_version.as_deref(), Some("1.1"));
+    let pending: Vec<&str> = status.pending.iter().map(|p| p.version.as_str()).collect();
+    assert_eq!(pending, ["1.9", "1.10"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_before_any_migration_creates_nothing() {
+    let f = Fixture::new(BASIC);
+    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    assert_eq!(status.pending.len(), 4);
+    assert_eq!(status.current_version, None);
+    assert!(
+        f.tables().await.is_empty(),
+        "status must not create the history table"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_versions_are_rejected_naming_both_files() {
+    let f = Fixture::new(&[("V1__a.sql", "SELECT 1;"), ("V1.0__b.sql", "SELECT 1;")]);
+    let e = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Migration);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("V1.0__b.sql") && msg.contains("V1__a.sql"),
+        "{msg}"
+    );
+    assert!(msg.contains("[app]"), "{msg}");
+    let f = Fixture::new(&[("V1__a.sql", "SELECT 1;"), ("V001__b.sql", "SELECT 1;")]);
+    assert!(f.migrator().load().is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_names_are_rejected_naming_the_file() {
+    for bad in [
+        "V2_missing_separator.sql",
+        "V2.x__bad_version.sql",
+        "seed_data.sql",
+    ] {
+        let f = Fixture::new(&[("V1__ok.sql", "SELECT 1;"), (bad, "SELECT 1;")]);
+        let e = f
+            .migrator()
+            .migrate(f.conn().await.as_mut(), None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(bad), "{bad}: {e}");
+        assert!(
+            f.tables().await.is_empty(),
+            "nothing applied when a file is malformed"
+        );
+    }
+    let f = Fixture::new(&[("U3__orphan.sql", "SELECT 1;")]);
+    let e = f.migrator().load().unwrap_err();
+    assert!(e.to_string().contains("U3__orphan.sql"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line() {
+    let f = Fixture::new(&[
+        (
+            "V1__users.sql",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
+        ),
+        (
+            "V2__broken.sql",
+            "CREATE TABLE audit (id INTEGER);\nINSERT INTO users (id) VALUES (1);\n\n-- the next statement is wrong\nINSERT INTO no_such_table VALUES (1);\n",
+        ),
+        ("V3__later.sql", "CREATE TABLE later (id INTEGER);\n"),
+    ]);
+    let e = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert_eq!(e.kind(), ErrorKind::Migration);
+    assert!(msg.contains("V2__broken.sql line 5"), "{msg}");
+    assert!(msg.contains("no such table: no_such_table"), "{msg}");
+    assert!(
+        msg.contains("Applied before it in this run: V1__users.sql"),
+        "{msg}"
+    );
+    assert!(msg.contains("database is at version 1"), "{msg}");
+    assert!(
+        matches!(e.code(), Some(dbm_core::ErrorCode::Sqlite(1))),
+        "{:?}",
+        e.code()
+    );
+
+    // Exactly the state after V1: no audit table, no user row, no V2 or V3 history.
+    assert_eq!(f.tables().await, ["schema_version", "users"]);
+    let users =
+        f.db.query("SELECT count(*) AS n FROM users", &Params::new())
+            .await
+            .unwrap();
+    assert_eq!(users.first().unwrap().get::<i64>("n").unwrap(), 0);
+    assert_eq!(
+        f.history().await,
+        [("1".to_owned(), "SQL".to_owned(), true)]
+    );
+
+    // Fixing the file lets migrate continue.
+    f.write("V2__broken.sql", "CREATE TABLE audit (id INTEGER);\n");
+    let r = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.applied.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edited_file_is_reported_by_validate_and_blocks_migrate() {
+    let f = Fixture::new(BASIC);
+    f.migrator()
+        .migrate(f.conn().await.as_mut(), Some(&v("1.1")))
+        .await
+        .unwrap();
+    f.write(
+        "V1__create_users.sql",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n",
+    );
+    let e = f
+        .migrator()
+        .validate(f.conn().await.as_mut())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("V1__create_users.sql was edited"),
+        "{e}"
+    );
+    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    assert_eq!(status.edited.len(), 1);
+    assert_eq!(status.edited[0].state, MigrationState::Edited);
+
+    let e = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("refusing to migrate"), "{e}");
+    assert_eq!(
+        f.history().await.len(),
+        2,
+        "nothing applied while a file is edited"
+    );
+
+    // repair realigns the checksum; then migrate proceeds.
+    let rep = f.migrator().repair(f.conn().await.as_mut()).await.unwrap();
+    assert_eq!(rep.realigned, ["V1__create_users.sql"]);
+    f.migrator()
+        .validate(f.conn().await.as_mut())
+        .await
+        .unwrap();
+    let r = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.applied.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crlf_and_bom_copies_of_applied_files_are_not_edits() {
+    let f = Fixture::new(BASIC);
+    f.migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    for (name, sql) in BASIC.iter().filter(|(n, _)| n.ends_with(".sql")) {
+        f.write(name, &format!("\u{feff}{}", sql.replace('\n', "\r\n")));
+    }
+    let status = f
+        .migrator()
+        .validate(f.conn().await.as_mut())
+        .await
+        .unwrap();
+    assert!(status.edited.is_empty());
+    assert!(status.is_up_to_date());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_file_is_reported() {
+    let f = Fixture::new(BASIC);
+    f.migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    fs::remove_file(f.dir.path().join("migrations/V1.9__seed.sql")).unwrap();
+    fs::remove_file(f.dir.path().join("migrations/U1.9__seed.sql")).unwrap();
+    let e = f
+        .migrator()
+        .validate(f.conn().await.as_mut())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("version 1.9 (V1.9__seed.sql) is applied but its file is missing"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_runs_undo_files_newest_first() {
+    let f = Fixture::new(BASIC);
+    f.migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    let r = f
+        .migrator()
+        .rollback(f.conn().await.as_mut(), &v("1"))
+        .await
+        .unwrap();
+    let order: Vec<&str> = r.applied.iter().map(|a| a.script.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "U1.10__create_orders.sql",
+            "U1.9__seed.sql",
+            "U1.1__add_email.sql"
+        ]
+    );
+    assert_eq!(r.current_version.as_deref(), Some("1"));
+    assert_eq!(f.tables().await, ["schema_version", "users"]);
+    let cols =
+        f.db.query("SELECT * FROM users", &Params::new())
+            .await
+            .unwrap();
+    assert_eq!(cols.columns().len(), 2, "email column dropped");
+
+    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    assert_eq!(status.current_version.as_deref(), Some("1"));
+    assert_eq!(status.pending.len(), 3, "undone versions are pending again");
+    // History is append-only: 4 applies + 3 undos.
+    let h = f.history().await;
+    assert_eq!(h.len(), 7);
+    assert_eq!(h[4], ("1.10".to_owned(), "UNDO_SQL".to_owned(), true));
+
+    // And they can be applied again.
+    let again = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    assert_eq!(again.applied.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_refuses_when_an_undo_file_is_missing() {
+    let f = Fixture::new(BASIC);
+    f.migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    fs::remove_file(f.dir.path().join("migrations/U1.9__seed.sql")).unwrap();
+    let e = f
+        .migrator()
+        .rollback(f.conn().await.as_mut(), &v("1"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no undo file for U1.9"), "{e}");
+    assert_eq!(f.history().await.len(), 4, "nothing was undone");
+    assert_eq!(f.tables().await, ["orders", "schema_version", "users"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_migrators_apply_each_migration_once() {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 1..=6 {
+        files.push((
+            format!("V{i}__step_{i}.sql"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS runs (step INTEGER);\nINSERT INTO runs VALUES ({i});\n"
+            ),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let f = Fixture::new(&refs);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        // Separate pools: as separate processes would be.
+        let db = Arc::new(Fixture::open(f.dir.path()));
+        let m = f.migrator();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = db.acquire().await.unwrap();
+            m.migrate(conn.as_mut(), None).await.unwrap().applied.len()
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(
+        total, 6,
+        "six migrations applied in all, by whichever task got there first"
+    );
+    let runs =
+        f.db.query("SELECT step FROM runs ORDER BY step", &Params::new())
+            .await
+            .unwrap();
+    let steps: Vec<i64> = runs.iter().map(|r| r.get("step").unwrap()).collect();
+    assert_eq!(steps, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(f.history().await.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_transaction_migrations_run_outside_a_transaction() {
+    let f = Fixture::new(&[
+        ("V1__t.sql", "CREATE TABLE t (x INTEGER);\n"),
+        ("V2__vacuum.sql", "-- dbm:no-transaction\nVACUUM;\n"),
+    ]);
+    // VACUUM fails inside a transaction, so this passing shows the directive works.
+    let r = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.applied.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_no_transaction_migration_is_recorded_and_blocks_until_repair() {
+    let f = Fixture::new(&[
+        ("V1__t.sql", "CREATE TABLE t (x INTEGER);\n"),
+        (
+            "V2__half.sql",
+            "-- dbm:no-transaction\nINSERT INTO t VALUES (1);\nINSERT INTO nope VALUES (1);\n",
+        ),
+    ]);
+    let e = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("V2__half.sql line 3"), "{e}");
+    assert!(e.to_string().contains("recorded as failed"), "{e}");
+    assert_eq!(
+        f.history().await[1],
+        ("2".to_owned(), "SQL".to_owned(), false)
+    );
+    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    assert_eq!(status.failed.len(), 1);
+    let e = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("recorded as failed"), "{e}");
+
+    f.write(
+        "V2__half.sql",
+        "-- dbm:no-transaction\nINSERT INTO t VALUES (2);\n",
+    );
+    f.db.execute("DELETE FROM t", &Params::new()).await.unwrap();
+    let rep = f.migrator().repair(f.conn().await.as_mut()).await.unwrap();
+    assert_eq!(rep.removed_failed, ["V2__half.sql"]);
+    f.migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    let n = f.db.query("SELECT x FROM t", &Params::new()).await.unwrap();
+    assert_eq!(n.first().unwrap().get::<i64>("x").unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn baseline_skips_older_versions_and_out_of_order_is_refused() {
+    let f = Fixture::new(&[
+        ("V1__old.sql", "CREATE TABLE old (x INTEGER);\n"),
+        ("V2__new.sql", "CREATE TABLE new (x INTEGER);\n"),
+    ]);
+    f.migrator()
+        .baseline(f.conn().await.as_mut(), &v("1"))
+        .await
+        .unwrap();
+    let r = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.applied.len(), 1);
+    assert_eq!(f.tables().await, ["new", "schema_version"]);
+    let e = f
+        .migrator()
+        .baseline(f.conn().await.as_mut(), &v("3"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("baseline only applies"), "{e}");
+
+    // A file older than the current version appears later: refused by default.
+    f.write("V1.5__late.sql", "CREATE TABLE late (x INTEGER);\n");
+    let e = f
+        .migrator()
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("V1.5__late.sql is older than the current version 2"),
+        "{e}"
+    );
+    let r = f
+        .migrator()
+        .out_of_order(true)
+        .migrate(f.conn().await.as_mut(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.applied[0].script, "V1.5__late.sql");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migration_lock_is_released_after_failure() {
+    let f = Fixture::new(&[("V1__bad.sql", "NOT SQL AT ALL;\n")]);
+    assert!(
+        f.migrator()
+            .migrate(f.conn().await.as_mut(), None)
+            .await
+            .is_err()
+    );
+    // Another connection (another pool) can take the lock right away.
+    let other = Fixture::open(f.dir.path());
+    let mut c = other.acquire().await.unwrap();
+    c.lock_migrations(std::time::Duration::from_millis(100))
+        .await
+        .unwrap();
+    c.unlock_migrations().await.unwrap();
+}
+
+#[test]
+fn new_creates_the_next_file_pair() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("V1.2__a.sql"), "SELECT 1;").unwrap();
+    fs::write(dir.path().join("V7__b.sql"), "SELECT 1;").unwrap();
+    let made = dbm_migrate::new_migration(dir.path(), "Add Users table", true).unwrap();
+    let names: Vec<String> = made
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["V8__add_users_table.sql", "U8__add_users_table.sql"]
+    );
+    assert!(dbm_migrate::load_dir(dir.path()).is_ok());
+    assert!(dbm_migrate::new_migration(dir.path(), "!!!", false).is_err());
+}

@@ -1,0 +1,105 @@
+//! Opening connections through r2d2_sqlite's connection manager.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use dbm_core::{Connection, Error, ErrorKind, ManageConnection, Result, async_trait};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::OpenFlags;
+
+use crate::connection::SqliteConnection;
+use crate::convert::map_err;
+use crate::options::{SqliteLocation, SqliteOptions};
+
+/// Opens and judges SQLite connections for the dbm pool.
+pub struct SqliteManager {
+    inner: Arc<SqliteConnectionManager>,
+    options: SqliteOptions,
+}
+
+impl fmt::Debug for SqliteManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteManager")
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl SqliteManager {
+    /// A manager for `options`; nothing is opened yet.
+    pub fn new(options: SqliteOptions) -> Self {
+        let mut flags = OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if options.read_only {
+            flags |= OpenFlags::SQLITE_OPEN_READ_ONLY;
+        } else {
+            flags |= OpenFlags::SQLITE_OPEN_READ_WRITE;
+            if options.create_if_missing {
+                flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            }
+        }
+        let base = match &options.location {
+            SqliteLocation::File(p) => SqliteConnectionManager::file(p),
+            SqliteLocation::Memory => SqliteConnectionManager::memory(),
+        };
+        let o = options.clone();
+        let inner = base.with_flags(flags).with_init(move |c| {
+            c.busy_timeout(o.busy_timeout)?;
+            c.pragma_update(None, "foreign_keys", o.foreign_keys)?;
+            if o.wal && !o.read_only && o.path().is_some() {
+                c.pragma_update(None, "journal_mode", "WAL")?;
+                c.pragma_update(None, "synchronous", "NORMAL")?;
+            }
+            Ok(())
+        });
+        SqliteManager {
+            inner: Arc::new(inner),
+            options,
+        }
+    }
+
+    /// The options this manager opens connections with.
+    pub fn options(&self) -> &SqliteOptions {
+        &self.options
+    }
+
+    fn lock_path(&self) -> Option<PathBuf> {
+        self.options.path().map(|p| {
+            let mut name = p.as_os_str().to_owned();
+            name.push(".migrate-lock");
+            PathBuf::from(name)
+        })
+    }
+}
+
+#[async_trait]
+impl ManageConnection for SqliteManager {
+    type Connection = SqliteConnection;
+
+    async fn connect(&self) -> Result<SqliteConnection> {
+        let inner = self.inner.clone();
+        let conn = tokio::task::spawn_blocking(move || r2d2::ManageConnection::connect(&*inner))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Other, format!("SQLite open failed: {e}")))?
+            .map_err(|e| {
+                let err = map_err(e);
+                let kind = if err.kind() == ErrorKind::Timeout {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Connection
+                };
+                err.with_kind(kind)
+                    .context(format!("cannot open {}", self.options))
+                    .with_operation("connect")
+            })?;
+        Ok(SqliteConnection::new(conn, self.lock_path()))
+    }
+
+    async fn ping(&self, conn: &mut SqliteConnection) -> Result<()> {
+        conn.ping().await
+    }
+
+    fn must_discard(&self, conn: &SqliteConnection) -> bool {
+        conn.is_broken() || conn.in_transaction() || conn.holds_migration_lock()
+    }
+}
