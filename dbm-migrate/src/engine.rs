@@ -120,12 +120,12 @@ impl Migrator {
 
     fn err(&self, e: Error, operation: &str) -> Error {
         e.with_database(self.database.clone())
-            .with_operation(format!("migrate {operation}"))
+            .with_operation(operation.to_owned())
     }
 
     /// Reads and checks the files (no database needed).
     pub fn load(&self) -> Result<MigrationSet> {
-        load_dir(&self.dir).map_err(|e| self.err(e, "load"))
+        load_dir(&self.dir).map_err(|e| self.err(e, "load migrations"))
     }
 
     /// Compares files and history. Does not create the history table.
@@ -134,7 +134,7 @@ impl Migrator {
         let history = History::new(&self.table)
             .read(conn)
             .await
-            .map_err(|e| self.err(e, "status"))?;
+            .map_err(|e| self.err(e, "migration status"))?;
         Ok(compute(&self.database, &set, &history))
     }
 
@@ -151,7 +151,7 @@ impl Migrator {
                     ErrorKind::Migration,
                     format!("validation failed: {}", problems.join("; ")),
                 ),
-                "validate",
+                "validate migrations",
             ))
         }
     }

@@ -1,6 +1,6 @@
 //! The `schema_version` table, read and written through the core `Connection` trait only.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use dbm_core::{Connection, Params, Result, Row, Value, params};
 use serde::Serialize;
 
@@ -152,7 +152,7 @@ impl History {
             "script" => row.script,
             "checksum" => row.checksum,
             "installed_by" => row.installed_by,
-            "installed_on" => Value::TimestampTz(Utc::now()),
+            "installed_on" => Value::TimestampTz(Utc::now().trunc_subsecs(3)),
             "ms" => row.execution_time_ms,
             "success" => row.success,
         };

@@ -77,6 +77,27 @@ impl ManageConnection for SqliteManager {
     type Connection = SqliteConnection;
 
     async fn connect(&self) -> Result<SqliteConnection> {
+        // `mode=rwc` (the default) creates the file, and so its directory too: a fresh
+        // checkout's `target/dbm/app.db` must just work.
+        if let Some(dir) = self.options.path().and_then(|p| p.parent())
+            && self.options.create_if_missing
+            && !self.options.read_only
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::new(
+                    ErrorKind::Connection,
+                    format!(
+                        "cannot create the directory {} for {}: {e}",
+                        dir.display(),
+                        self.options
+                    ),
+                )
+                .with_operation("connect")
+                .with_hint("check that the directory exists and is writable")
+            })?;
+        }
         let inner = self.inner.clone();
         let conn = tokio::task::spawn_blocking(move || r2d2::ManageConnection::connect(&*inner))
             .await

@@ -136,22 +136,35 @@ async fn timeout_interrupts_the_statement_and_the_pool_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cannot_open_is_a_connection_error_naming_the_path() {
-    let db = dbm_sqlite::open(
-        "lite",
-        SqliteOptions::file("/nonexistent-dir/sub/x.db"),
-        PoolConfig::new("lite"),
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let path = file.join("sub/x.db");
+    let db = dbm_sqlite::open("lite", SqliteOptions::file(&path), PoolConfig::new("lite"));
     let e = db.query("SELECT 1", &Params::new()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connection);
     let msg = e.to_string();
     assert!(
-        msg.contains("/nonexistent-dir/sub/x.db") && msg.contains("[lite]"),
+        msg.contains(path.parent().unwrap().to_str().unwrap()) && msg.contains("[lite]"),
         "{msg}"
     );
     assert!(
         msg.contains("hint: check that the directory exists"),
         "{msg}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_directories_are_created_unless_mode_rw() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/c.db");
+    let db = dbm_sqlite::open("lite", SqliteOptions::file(&path), PoolConfig::new("lite"));
+    db.query("SELECT 1", &Params::new()).await.unwrap();
+    assert!(path.exists());
+    let url = format!("sqlite://{}?mode=rw", dir.path().join("x/y.db").display());
+    let db = dbm_sqlite::open("lite", url.parse().unwrap(), PoolConfig::new("lite"));
+    let e = db.query("SELECT 1", &Params::new()).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,1 +1,45 @@
-//! placeholder
+//! dbm: one dependable way for data-pipeline code to talk to PostgreSQL, SQL Server and
+//! SQLite.
+//!
+//! [`DatabaseManager`] is the entry point: a named database from `dbm.toml` with a real
+//! connection pool, versioned migrations, health checks, retries, timeouts that cancel the
+//! statement, and transactions. Rows come back in the standard format ([`Rows`]): column
+//! names held once, accessed by name or index, serialisable as a list of JSON objects.
+//!
+//! ```no_run
+//! use dbm::{params, DatabaseManager};
+//! # async fn job() -> dbm::Result<()> {
+//! let db = DatabaseManager::open("app").await?; // [databases.app] in dbm.toml
+//! let rows = db
+//!     .execute_query("SELECT id, name FROM users WHERE active = :active", &params! { "active" => true })
+//!     .await?;
+//! for row in &rows {
+//!     println!("{} {}", row.get::<i64>("id")?, row.get::<String>("name")?);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Features: `sqlite` (default), `cli` (the `cargo xtask` commands).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "cli")]
+pub mod cli;
+mod config;
+mod health;
+mod manager;
+
+pub use config::{
+    ACCEPTED_URLS, CONFIG_FILE, Config, DatabaseConfig, detect_backend, redact_url, url_env_var,
+};
+pub use health::{HealthReport, MigrationHealth};
+pub use manager::{DatabaseManager, build_database};
+
+pub use dbm_core::{
+    Backend, Column, Columns, Connection, Database, Decimal, Error, ErrorCode, ErrorKind,
+    FromValue, Params, PoolConfig, PoolStatus, Result, RetryPolicy, Row, Rows, Statement,
+    Transaction, Value, params,
+};
+pub use dbm_migrate::{
+    MigrateReport, MigrationInfo, MigrationState, MigrationStatus, Migrator, RepairReport, Version,
+};

@@ -1,0 +1,423 @@
+//! The commands behind `cargo xtask`: migrate, status, validate, rollback, baseline,
+//! repair, new, health. Kept in the library so any project gets them with a five-line
+//! xtask of its own:
+//!
+//! ```no_run
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> std::process::ExitCode {
+//!     let code = dbm::cli::run(std::env::args().skip(1), &mut std::io::stdout(), &mut std::io::stderr()).await;
+//!     std::process::ExitCode::from(code)
+//! }
+//! ```
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use dbm_core::{Error, ErrorKind, Result};
+use dbm_migrate::{MigrationInfo, MigrationStatus};
+use serde::Serialize;
+
+use crate::config::{Config, DatabaseConfig};
+use crate::manager::{DatabaseManager, build_database};
+
+/// The usage text.
+pub const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  migrate [--to VERSION]     apply pending migrations (up to VERSION)
+  status                     applied, pending, failed, edited, missing migrations
+  validate                   fail if any migration is edited, missing, failed or out of order
+  rollback --to VERSION      run undo files, newest first, down to VERSION
+  baseline --version VERSION mark an existing database as being at VERSION
+  repair                     remove failed history rows, realign checksums
+  new DESCRIPTION [--undo]   create the next V (and U) migration file
+  health                     connectivity, test query, migrations, pool
+
+options:
+  --database NAME   the database in dbm.toml (default: the only one, else `app`)
+  --url URL         use this database instead of the configured one
+  --dir DIR         migrations directory (default: migrations/NAME)
+  --json            machine-readable output
+  --out-of-order    (migrate) also apply versions older than the current one
+";
+
+#[derive(Debug, Default)]
+struct Args {
+    command: String,
+    positional: Vec<String>,
+    database: Option<String>,
+    url: Option<String>,
+    dir: Option<PathBuf>,
+    json: bool,
+    to: Option<String>,
+    version: Option<String>,
+    undo: bool,
+    out_of_order: bool,
+}
+
+fn usage_error(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Configuration, msg).with_hint("run `cargo xtask help` for usage")
+}
+
+fn parse(args: Vec<String>) -> Result<Args> {
+    let mut a = Args::default();
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| usage_error(format!("{name} needs a value")))
+        };
+        match flag.as_str() {
+            "--database" | "-d" => a.database = Some(value("--database")?),
+            "--url" => a.url = Some(value("--url")?),
+            "--dir" => a.dir = Some(PathBuf::from(value("--dir")?)),
+            "--to" => a.to = Some(value("--to")?),
+            "--version" => a.version = Some(value("--version")?),
+            "--json" => a.json = true,
+            "--undo" => a.undo = true,
+            "--out-of-order" => a.out_of_order = true,
+            "-h" | "--help" => a.command = "help".to_owned(),
+            f if f.starts_with('-') && f.len() > 1 => {
+                return Err(usage_error(format!("unknown option `{f}`")));
+            }
+            _ if a.command.is_empty() => a.command = arg,
+            _ => a.positional.push(arg),
+        }
+    }
+    Ok(a)
+}
+
+/// Runs a command line (without the program name), writing results to `out` and the
+/// one-line cause of a failure to `err`. Returns the exit code: 0 success, 1 failure,
+/// 2 usage error.
+pub async fn run<I>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = String>,
+{
+    let args = match parse(args.into_iter().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return 2;
+        }
+    };
+    let json = args.json;
+    match execute(args, out).await {
+        Ok(code) => code,
+        Err(e) => {
+            if json {
+                let body = serde_json::json!({ "error": e.to_string(), "kind": e.kind().as_str() });
+                let _ = writeln!(out, "{body}");
+            }
+            let _ = writeln!(err, "error: {e}");
+            if matches!(e.kind(), ErrorKind::Configuration) && e.operation().is_none() {
+                2
+            } else {
+                1
+            }
+        }
+    }
+}
+
+fn resolve(args: &Args, config: &Config) -> Result<DatabaseConfig> {
+    let name = args
+        .database
+        .clone()
+        .unwrap_or_else(|| config.default_database());
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let mut c = match &args.url {
+        Some(url) => {
+            let mut c = config
+                .database_with_env(&name, |_| Some(url.clone()))
+                .unwrap_or_else(|_| DatabaseConfig::new(&name, url));
+            c.url = url.clone();
+            c.base_dir = cwd.clone();
+            c.migrations = config
+                .database(&name)
+                .map(|d| d.migrations_dir())
+                .unwrap_or_else(|_| cwd.join("migrations").join(&name));
+            c.backend()?;
+            c
+        }
+        None => config.database(&name)?,
+    };
+    if let Some(dir) = &args.dir {
+        c.migrations = cwd.join(dir);
+    }
+    Ok(c)
+}
+
+fn emit<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::new(ErrorKind::Other, format!("cannot serialise output: {e}")))?;
+    writeln!(out, "{text}").map_err(io)
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Other, format!("cannot write output: {e}"))
+}
+
+async fn execute(args: Args, out: &mut dyn Write) -> Result<u8> {
+    if args.command.is_empty() || args.command == "help" {
+        write!(out, "{USAGE}").map_err(io)?;
+        return Ok(if args.command.is_empty() { 2 } else { 0 });
+    }
+    let config = Config::load()?;
+    if args.command == "new" {
+        return new_file(&args, &config, out);
+    }
+    let known = [
+        "migrate", "status", "validate", "rollback", "baseline", "repair", "health",
+    ];
+    if !known.contains(&args.command.as_str()) {
+        return Err(usage_error(format!("unknown command `{}`", args.command)));
+    }
+    if let Some(extra) = args.positional.first() {
+        return Err(usage_error(format!("unexpected argument `{extra}`")));
+    }
+    let c = resolve(&args, &config)?;
+    let db = DatabaseManager::from_database(build_database(&c)?, c);
+    let result = command(&args, &db, out).await;
+    db.close().await;
+    result
+}
+
+async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Result<u8> {
+    let name = db.name().to_owned();
+    match args.command.as_str() {
+        "migrate" => {
+            let mut conn = db.database().acquire().await?;
+            let target = args.to.as_deref().map(str::parse).transpose()?;
+            let report = db
+                .migrator()
+                .out_of_order(args.out_of_order)
+                .migrate(conn.as_mut(), target.as_ref())
+                .await?;
+            if args.json {
+                emit(out, &report)?;
+            } else if report.applied.is_empty() {
+                writeln!(
+                    out,
+                    "{name}: up to date at version {}",
+                    version(&report.current_version)
+                )
+                .map_err(io)?;
+            } else {
+                writeln!(out, "{name}: applied {} migration(s)", report.applied.len())
+                    .map_err(io)?;
+                for a in &report.applied {
+                    writeln!(
+                        out,
+                        "  {:<10} {:<40} {} ms",
+                        a.version, a.description, a.execution_time_ms
+                    )
+                    .map_err(io)?;
+                }
+                writeln!(
+                    out,
+                    "{name}: now at version {}",
+                    version(&report.current_version)
+                )
+                .map_err(io)?;
+            }
+        }
+        "status" => {
+            let status = db.get_migration_status().await?;
+            if args.json {
+                emit(out, &status)?;
+            } else {
+                print_status(out, &status)?;
+            }
+        }
+        "validate" => {
+            let status = db.validate_migrations().await?;
+            if args.json {
+                emit(out, &status)?;
+            } else {
+                writeln!(
+                    out,
+                    "{name}: valid ({} applied, {} pending)",
+                    status.applied.len(),
+                    status.pending.len()
+                )
+                .map_err(io)?;
+            }
+        }
+        "rollback" => {
+            let to = args
+                .to
+                .as_deref()
+                .ok_or_else(|| usage_error("rollback needs --to VERSION"))?;
+            let report = db.rollback_migrations(to).await?;
+            if args.json {
+                emit(out, &report)?;
+            } else {
+                for a in &report.applied {
+                    writeln!(out, "  undone {:<10} {}", a.version, a.script).map_err(io)?;
+                }
+                writeln!(
+                    out,
+                    "{name}: now at version {}",
+                    version(&report.current_version)
+                )
+                .map_err(io)?;
+            }
+        }
+        "baseline" => {
+            let v = args
+                .version
+                .as_deref()
+                .ok_or_else(|| usage_error("baseline needs --version VERSION"))?;
+            db.baseline(v).await?;
+            if args.json {
+                emit(out, &serde_json::json!({ "database": name, "baseline": v }))?;
+            } else {
+                writeln!(out, "{name}: baselined at version {v}").map_err(io)?;
+            }
+        }
+        "repair" => {
+            let r = db.repair_migrations().await?;
+            if args.json {
+                emit(out, &r)?;
+            } else {
+                writeln!(
+                    out,
+                    "{name}: removed {} failed row(s), realigned {} checksum(s)",
+                    r.removed_failed.len(),
+                    r.realigned.len()
+                )
+                .map_err(io)?;
+                for m in &r.missing {
+                    writeln!(out, "  still missing: {m}").map_err(io)?;
+                }
+            }
+        }
+        "health" => {
+            let h = db.health_check().await;
+            if args.json {
+                emit(out, &h)?;
+            } else {
+                writeln!(
+                    out,
+                    "{name}: {} ({:.1} ms){}",
+                    if h.healthy { "healthy" } else { "UNHEALTHY" },
+                    h.response_time_ms,
+                    h.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                )
+                .map_err(io)?;
+            }
+            return Ok(if h.healthy { 0 } else { 1 });
+        }
+        _ => unreachable!("checked in execute"),
+    }
+    Ok(0)
+}
+
+fn version(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("none")
+}
+
+fn new_file(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
+    let description = args.positional.join(" ");
+    let name = args
+        .database
+        .clone()
+        .unwrap_or_else(|| config.default_database());
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let dir = match &args.dir {
+        Some(d) => cwd.join(d),
+        None => config
+            .database(&name)
+            .map(|d| d.migrations_dir())
+            .unwrap_or_else(|_| cwd.join("migrations").join(&name)),
+    };
+    let created = dbm_migrate::new_migration(&dir, &description, args.undo)?;
+    if args.json {
+        emit(
+            out,
+            &serde_json::json!({ "database": name, "created": created }),
+        )?;
+    } else {
+        for p in created {
+            writeln!(out, "created {}", p.display()).map_err(io)?;
+        }
+    }
+    Ok(0)
+}
+
+fn print_status(out: &mut dyn Write, s: &MigrationStatus) -> Result<()> {
+    writeln!(
+        out,
+        "database: {}   current version: {}{}",
+        s.database,
+        version(&s.current_version),
+        s.baseline
+            .as_deref()
+            .map(|b| format!("   baseline: {b}"))
+            .unwrap_or_default()
+    )
+    .map_err(io)?;
+    let mut all: Vec<&MigrationInfo> = s
+        .applied
+        .iter()
+        .chain(&s.failed)
+        .chain(&s.missing)
+        .chain(&s.out_of_order)
+        .chain(&s.pending)
+        .collect();
+    all.sort_by(|a, b| {
+        let va: Option<dbm_migrate::Version> = a.version.parse().ok();
+        let vb: Option<dbm_migrate::Version> = b.version.parse().ok();
+        va.cmp(&vb)
+    });
+    let w_desc = all
+        .iter()
+        .map(|m| m.description.len())
+        .max()
+        .unwrap_or(0)
+        .clamp(11, 40);
+    writeln!(
+        out,
+        "{:<10} {:<w_desc$} {:<14} {:<26} SCRIPT",
+        "VERSION", "DESCRIPTION", "STATE", "INSTALLED ON"
+    )
+    .map_err(io)?;
+    for m in all {
+        let state = serde_json::to_value(m.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let desc: String = m.description.chars().take(w_desc).collect();
+        writeln!(
+            out,
+            "{:<10} {:<w_desc$} {:<14} {:<26} {}",
+            m.version,
+            desc,
+            state,
+            m.installed_on.as_deref().unwrap_or("-"),
+            m.script
+        )
+        .map_err(io)?;
+    }
+    writeln!(
+        out,
+        "{} applied, {} pending, {} failed, {} edited, {} missing, {} out of order",
+        s.applied.len(),
+        s.pending.len(),
+        s.failed.len(),
+        s.edited.len(),
+        s.missing.len(),
+        s.out_of_order.len()
+    )
+    .map_err(io)
+}

@@ -1,0 +1,380 @@
+//! `DatabaseManager`: one pooled database, shared per process, with migrations and health.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use dbm_core::{
+    Backend, Database, Error, Params, PoolConfig, PoolStatus, Result, Rows, Statement, Transaction,
+};
+use dbm_migrate::{MigrateReport, MigrationStatus, Migrator, RepairReport, Version};
+use tokio::sync::OnceCell;
+
+use crate::config::{Config, DatabaseConfig};
+use crate::health::{HealthReport, check_health};
+
+type RegistryKey = (Option<PathBuf>, String);
+
+fn registry() -> &'static Mutex<HashMap<RegistryKey, Weak<Inner>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<RegistryKey, Weak<Inner>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+struct Inner {
+    config: DatabaseConfig,
+    db: Arc<dyn Database>,
+    key: Option<RegistryKey>,
+    ready: OnceCell<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(key) = &self.key {
+            let mut map = registry().lock().unwrap_or_else(|p| p.into_inner());
+            if map.get(key).is_some_and(|w| w.strong_count() == 0) {
+                map.remove(key);
+            }
+        }
+        tracing::debug!(db.namespace = %self.config.name, "database manager dropped; pool disposed");
+    }
+}
+
+/// The handle pipeline code uses: one named database with its pool, migrations and health.
+///
+/// Cheap to clone, `Send + Sync`, safe to share between many tokio tasks. Opening the same
+/// name twice in a process returns handles on the same pool. The pool is disposed when the
+/// last handle is dropped, or at once by [`close`](DatabaseManager::close).
+///
+/// ```
+/// use dbm::{params, DatabaseConfig, DatabaseManager, Statement};
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let db = DatabaseManager::connect(DatabaseConfig::new("demo", "sqlite::memory:")).await?;
+/// db.execute_transaction(&[
+///     Statement::new("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"),
+///     Statement::new("INSERT INTO jobs (name) VALUES (:name)").bind("name", "nightly-load"),
+/// ]).await?;
+/// let rows = db.execute_query("SELECT id, name FROM jobs WHERE name = :n", &params! { "n" => "nightly-load" }).await?;
+/// assert_eq!(rows.len(), 1);
+/// assert_eq!(rows.first().unwrap().get::<String>("name")?, "nightly-load");
+/// assert_eq!(serde_json::to_string(&rows).unwrap(), r#"[{"id":1,"name":"nightly-load"}]"#);
+/// db.close().await;
+/// # Ok::<(), dbm::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct DatabaseManager {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for DatabaseManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseManager")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the driver's pooled database for a configuration.
+pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
+    let pool = PoolConfig::new(c.name.clone())
+        .pool_size(c.pool_size)
+        .max_overflow(c.max_overflow)
+        .timeout(c.timeout)
+        .pre_ping(c.pre_ping)
+        .recycle(c.recycle);
+    let configure = |e: Error| e.with_database(c.name.clone()).with_operation("configure");
+    match c.backend()? {
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite => {
+            let options: dbm_sqlite::SqliteOptions = c.url.parse().map_err(configure)?;
+            let options = options.resolve_relative_to(&c.base_dir);
+            Ok(Arc::new(
+                dbm_sqlite::open(&c.name, options, pool)
+                    .with_statement_timeout(c.statement_timeout),
+            ))
+        }
+        other => {
+            let feature = match other {
+                Backend::Postgres => "postgres",
+                Backend::Mssql => "mssql",
+                _ => "sqlite",
+            };
+            Err(configure(Error::config(format!(
+                "this build of dbm has no {other} driver (URL {})",
+                c.redacted_url()
+            )))
+            .with_hint(format!("enable the `{feature}` feature of the dbm crate")))
+        }
+    }
+}
+
+impl DatabaseManager {
+    /// Opens the database `name` from `dbm.toml` (see [`Config::load`]), sharing its pool
+    /// with every other handle of that name in the process. Pending migrations are logged,
+    /// or applied when the configuration says `auto_migrate = true`.
+    pub async fn open(name: &str) -> Result<Self> {
+        let config = Config::load()?;
+        Self::open_with(&config, name).await
+    }
+
+    /// Like [`open`](DatabaseManager::open), with an already loaded configuration.
+    pub async fn open_with(config: &Config, name: &str) -> Result<Self> {
+        let key: RegistryKey = (config.file().map(PathBuf::from), name.to_owned());
+        let existing = registry()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .and_then(Weak::upgrade);
+        let manager = match existing {
+            Some(inner) => DatabaseManager { inner },
+            None => {
+                let db_config = config.database(name)?;
+                let db = build_database(&db_config)?;
+                let fresh = Arc::new(Inner {
+                    config: db_config,
+                    db,
+                    key: Some(key.clone()),
+                    ready: OnceCell::new(),
+                });
+                let mut map = registry().lock().unwrap_or_else(|p| p.into_inner());
+                // Another task may have opened it meanwhile: keep the first.
+                let inner = match map.get(&key).and_then(Weak::upgrade) {
+                    Some(inner) => inner,
+                    None => {
+                        map.insert(key, Arc::downgrade(&fresh));
+                        fresh
+                    }
+                };
+                DatabaseManager { inner }
+            }
+        };
+        manager.startup().await?;
+        Ok(manager)
+    }
+
+    /// A database from explicit settings, not shared with other handles.
+    pub async fn connect(config: DatabaseConfig) -> Result<Self> {
+        let db = build_database(&config)?;
+        let manager = Self::from_database(db, config);
+        manager.startup().await?;
+        Ok(manager)
+    }
+
+    /// Wraps an existing [`Database`] (a driver's, or a mock in unit tests). No startup
+    /// migration check is run.
+    pub fn from_database(db: Arc<dyn Database>, config: DatabaseConfig) -> Self {
+        DatabaseManager {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                key: None,
+                ready: OnceCell::new(),
+            }),
+        }
+    }
+
+    /// Runs once per pool: logs pending migrations, or applies them with `auto_migrate`.
+    async fn startup(&self) -> Result<()> {
+        self.inner
+            .ready
+            .get_or_try_init(|| async {
+                let c = &self.inner.config;
+                let dir = c.migrations_dir();
+                if !dir.is_dir() {
+                    tracing::debug!(db.namespace = %c.name, dir = %dir.display(), "no migrations directory");
+                    return Ok(());
+                }
+                if c.auto_migrate {
+                    let report = self.run_migrations(None).await?;
+                    tracing::info!(
+                        db.namespace = %c.name,
+                        applied = report.applied.len(),
+                        version = report.current_version.as_deref().unwrap_or("none"),
+                        "auto_migrate finished"
+                    );
+                    return Ok(());
+                }
+                match self.get_migration_status().await {
+                    Ok(s) if !s.pending.is_empty() => tracing::warn!(
+                        db.namespace = %c.name,
+                        pending = s.pending.len(),
+                        "pending migrations: run `cargo xtask migrate` or set auto_migrate = true"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not check for pending migrations"),
+                }
+                Ok(())
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.inner.db.backend()
+    }
+
+    /// The resolved settings.
+    pub fn config(&self) -> &DatabaseConfig {
+        &self.inner.config
+    }
+
+    /// The underlying [`Database`], for code written against `dbm-core` alone.
+    pub fn database(&self) -> Arc<dyn Database> {
+        self.inner.db.clone()
+    }
+
+    /// Runs a query and returns its rows in the standard format.
+    pub async fn execute_query(&self, sql: &str, params: &Params) -> Result<Rows> {
+        self.inner.db.query(sql, params).await
+    }
+
+    /// Runs a statement (committed on success) and returns the rows it changed.
+    pub async fn execute(&self, sql: &str, params: &Params) -> Result<u64> {
+        self.inner.db.execute(sql, params).await
+    }
+
+    /// Runs statements in one transaction: all or nothing; the error names the statement.
+    pub async fn execute_transaction(&self, statements: &[Statement]) -> Result<Vec<u64>> {
+        self.inner.db.transaction(statements).await
+    }
+
+    /// Runs a query that is cancelled if it takes longer than `timeout`.
+    pub async fn execute_query_with_timeout(
+        &self,
+        sql: &str,
+        params: &Params,
+        timeout: Duration,
+    ) -> Result<Rows> {
+        self.inner.db.query_with_timeout(sql, params, timeout).await
+    }
+
+    /// Runs a statement that is cancelled if it takes longer than `timeout`.
+    pub async fn execute_with_timeout(
+        &self,
+        sql: &str,
+        params: &Params,
+        timeout: Duration,
+    ) -> Result<u64> {
+        self.inner
+            .db
+            .execute_with_timeout(sql, params, timeout)
+            .await
+    }
+
+    /// Runs a query, retrying transient failures with the configured policy.
+    pub async fn execute_query_with_retry(&self, sql: &str, params: &Params) -> Result<Rows> {
+        self.with_retry("query", |_| self.execute_query(sql, params))
+            .await
+    }
+
+    /// Runs a transaction, retrying it whole on transient failures (deadlock, busy,
+    /// serialization failure).
+    pub async fn execute_transaction_with_retry(
+        &self,
+        statements: &[Statement],
+    ) -> Result<Vec<u64>> {
+        self.with_retry("transaction", |_| self.execute_transaction(statements))
+            .await
+    }
+
+    /// Runs `op` with the configured retry policy: retried only on transient errors.
+    /// `op` gets the attempt number. Use it for idempotent work or whole transactions.
+    pub async fn with_retry<T, F, Fut>(&self, operation: &str, op: F) -> Result<T>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        dbm_core::retry(&self.inner.config.retry, operation, op).await
+    }
+
+    /// Opens a transaction for interactive use; rolled back unless committed.
+    pub async fn begin(&self) -> Result<Transaction> {
+        self.inner.db.begin().await
+    }
+
+    /// The migrator for this database's migrations directory.
+    pub fn migrator(&self) -> Migrator {
+        Migrator::new(self.inner.config.migrations_dir(), self.name())
+    }
+
+    /// Applies pending migrations, up to `target` if given.
+    pub async fn run_migrations(&self, target: Option<&str>) -> Result<MigrateReport> {
+        let target = target.map(str::parse::<Version>).transpose()?;
+        let mut conn = self.inner.db.acquire().await?;
+        self.migrator()
+            .migrate(conn.as_mut(), target.as_ref())
+            .await
+    }
+
+    /// Applied, pending, failed, edited, missing and out-of-order migrations.
+    pub async fn get_migration_status(&self) -> Result<MigrationStatus> {
+        let mut conn = self.inner.db.acquire().await?;
+        self.migrator().status(conn.as_mut()).await
+    }
+
+    /// The status, or an error listing every problem.
+    pub async fn validate_migrations(&self) -> Result<MigrationStatus> {
+        let mut conn = self.inner.db.acquire().await?;
+        self.migrator().validate(conn.as_mut()).await
+    }
+
+    /// Undoes migrations newer than `to`, newest first.
+    pub async fn rollback_migrations(&self, to: &str) -> Result<MigrateReport> {
+        let to: Version = to.parse()?;
+        let mut conn = self.inner.db.acquire().await?;
+        self.migrator().rollback(conn.as_mut(), &to).await
+    }
+
+    /// Marks an existing database as being at `version`.
+    pub async fn baseline(&self, version: &str) -> Result<()> {
+        let v: Version = version.parse()?;
+        let mut conn = self.inner.db.acquire().await?;
+        self.migrator().baseline(conn.as_mut(), &v).await
+    }
+
+    /// Removes failed history rows and realigns checksums.
+    pub async fn repair_migrations(&self) -> Result<RepairReport> {
+        let mut conn = self.inner.db.acquire().await?;
+        self.migrator().repair(conn.as_mut()).await
+    }
+
+    /// The pool's gauges and counters.
+    pub fn get_pool_status(&self) -> PoolStatus {
+        self.inner.db.pool_status()
+    }
+
+    /// Connectivity, a test query, response time, migration status and pool status.
+    pub async fn health_check(&self) -> HealthReport {
+        check_health(self).await
+    }
+
+    /// Closes the pool now (idle connections at once, busy ones when returned) and stops
+    /// sharing this handle: a later `open` of the name builds a new pool.
+    pub async fn close(&self) {
+        if let Some(key) = &self.inner.key {
+            let mut map = registry().lock().unwrap_or_else(|p| p.into_inner());
+            if map
+                .get(key)
+                .and_then(Weak::upgrade)
+                .is_some_and(|i| Arc::ptr_eq(&i, &self.inner))
+            {
+                map.remove(key);
+            }
+        }
+        self.inner.db.close().await;
+    }
+
+    /// Whether two handles share one pool.
+    pub fn same_pool(&self, other: &DatabaseManager) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}

@@ -1,0 +1,2 @@
+DROP INDEX pipeline_runs_by_pipeline;
+DROP TABLE pipeline_runs;

@@ -1,0 +1,1 @@
+DELETE FROM pipelines WHERE name = 'nightly_sales_load';
