@@ -45,6 +45,27 @@ impl Fixture {
         self.db.acquire().await.unwrap()
     }
 
+    async fn migrate(&self) -> dbm_migrate::MigrateReport {
+        self.try_migrate().await.unwrap()
+    }
+
+    async fn try_migrate(&self) -> dbm_core::Result<dbm_migrate::MigrateReport> {
+        self.migrator()
+            .migrate(self.conn().await.as_mut(), None)
+            .await
+    }
+
+    async fn status(&self) -> dbm_migrate::MigrationStatus {
+        self.migrator()
+            .status(self.conn().await.as_mut())
+            .await
+            .unwrap()
+    }
+
+    async fn validate(&self) -> dbm_core::Result<dbm_migrate::MigrationStatus> {
+        self.migrator().validate(self.conn().await.as_mut()).await
+    }
+
     async fn tables(&self) -> Vec<String> {
         let rows = self
             .db
@@ -114,11 +135,7 @@ const BASIC: &[(&str, &str)] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn applies_in_dotted_version_order_and_records_history() {
     let f = Fixture::new(BASIC);
-    let report = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    let report = f.migrate().await;
     let order: Vec<&str> = report.applied.iter().map(|a| a.version.as_str()).collect();
     assert_eq!(order, ["1", "1.1", "1.9", "1.10"]);
     assert_eq!(report.current_version.as_deref(), Some("1.10"));
@@ -152,13 +169,9 @@ async fn applies_in_dotted_version_order_and_records_history() {
     );
 
     // A second run has nothing to do.
-    let again = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    let again = f.migrate().await;
     assert!(again.applied.is_empty());
-    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    let status = f.status().await;
     assert!(status.is_up_to_date());
     assert_eq!(status.applied.len(), 4);
 }
@@ -172,7 +185,7 @@ async fn migrate_to_a_target_stops_there() {
         .await
         .unwrap();
     assert_eq!(r.applied.len(), 2);
-    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    let status = f.status().await;
     assert_eq!(status.current_version.as_deref(), Some("1.1"));
     let pending: Vec<&str> = status.pending.iter().map(|p| p.version.as_str()).collect();
     assert_eq!(pending, ["1.9", "1.10"]);
@@ -181,7 +194,7 @@ async fn migrate_to_a_target_stops_there() {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_before_any_migration_creates_nothing() {
     let f = Fixture::new(BASIC);
-    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    let status = f.status().await;
     assert_eq!(status.pending.len(), 4);
     assert_eq!(status.current_version, None);
     assert!(
@@ -193,11 +206,7 @@ async fn status_before_any_migration_creates_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn duplicate_versions_are_rejected_naming_both_files() {
     let f = Fixture::new(&[("V1__a.sql", "SELECT 1;"), ("V1.0__b.sql", "SELECT 1;")]);
-    let e = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap_err();
+    let e = f.try_migrate().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Migration);
     let msg = e.to_string();
     assert!(
@@ -217,11 +226,7 @@ async fn malformed_names_are_rejected_naming_the_file() {
         "seed_data.sql",
     ] {
         let f = Fixture::new(&[("V1__ok.sql", "SELECT 1;"), (bad, "SELECT 1;")]);
-        let e = f
-            .migrator()
-            .migrate(f.conn().await.as_mut(), None)
-            .await
-            .unwrap_err();
+        let e = f.try_migrate().await.unwrap_err();
         assert!(e.to_string().contains(bad), "{bad}: {e}");
         assert!(
             f.tables().await.is_empty(),
@@ -246,11 +251,7 @@ async fn failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line
         ),
         ("V3__later.sql", "CREATE TABLE later (id INTEGER);\n"),
     ]);
-    let e = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap_err();
+    let e = f.try_migrate().await.unwrap_err();
     let msg = e.to_string();
     assert_eq!(e.kind(), ErrorKind::Migration);
     assert!(msg.contains("V2__broken.sql line 5"), "{msg}");
@@ -280,11 +281,7 @@ async fn failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line
 
     // Fixing the file lets migrate continue.
     f.write("V2__broken.sql", "CREATE TABLE audit (id INTEGER);\n");
-    let r = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    let r = f.migrate().await;
     assert_eq!(r.applied.len(), 2);
 }
 
@@ -299,24 +296,16 @@ async fn edited_file_is_reported_by_validate_and_blocks_migrate() {
         "V1__create_users.sql",
         "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n",
     );
-    let e = f
-        .migrator()
-        .validate(f.conn().await.as_mut())
-        .await
-        .unwrap_err();
+    let e = f.validate().await.unwrap_err();
     assert!(
         e.to_string().contains("V1__create_users.sql was edited"),
         "{e}"
     );
-    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    let status = f.status().await;
     assert_eq!(status.edited.len(), 1);
     assert_eq!(status.edited[0].state, MigrationState::Edited);
 
-    let e = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap_err();
+    let e = f.try_migrate().await.unwrap_err();
     assert!(e.to_string().contains("refusing to migrate"), "{e}");
     assert_eq!(
         f.history().await.len(),
@@ -327,33 +316,19 @@ async fn edited_file_is_reported_by_validate_and_blocks_migrate() {
     // repair realigns the checksum; then migrate proceeds.
     let rep = f.migrator().repair(f.conn().await.as_mut()).await.unwrap();
     assert_eq!(rep.realigned, ["V1__create_users.sql"]);
-    f.migrator()
-        .validate(f.conn().await.as_mut())
-        .await
-        .unwrap();
-    let r = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    f.validate().await.unwrap();
+    let r = f.migrate().await;
     assert_eq!(r.applied.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crlf_and_bom_copies_of_applied_files_are_not_edits() {
     let f = Fixture::new(BASIC);
-    f.migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    f.migrate().await;
     for (name, sql) in BASIC.iter().filter(|(n, _)| n.ends_with(".sql")) {
         f.write(name, &format!("\u{feff}{}", sql.replace('\n', "\r\n")));
     }
-    let status = f
-        .migrator()
-        .validate(f.conn().await.as_mut())
-        .await
-        .unwrap();
+    let status = f.validate().await.unwrap();
     assert!(status.edited.is_empty());
     assert!(status.is_up_to_date());
 }
@@ -361,17 +336,10 @@ async fn crlf_and_bom_copies_of_applied_files_are_not_edits() {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_file_is_reported() {
     let f = Fixture::new(BASIC);
-    f.migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    f.migrate().await;
     fs::remove_file(f.dir.path().join("migrations/V1.9__seed.sql")).unwrap();
     fs::remove_file(f.dir.path().join("migrations/U1.9__seed.sql")).unwrap();
-    let e = f
-        .migrator()
-        .validate(f.conn().await.as_mut())
-        .await
-        .unwrap_err();
+    let e = f.validate().await.unwrap_err();
     assert!(
         e.to_string()
             .contains("version 1.9 (V1.9__seed.sql) is applied but its file is missing"),
@@ -382,10 +350,7 @@ async fn missing_file_is_reported() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_runs_undo_files_newest_first() {
     let f = Fixture::new(BASIC);
-    f.migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    f.migrate().await;
     let r = f
         .migrator()
         .rollback(f.conn().await.as_mut(), &v("1"))
@@ -408,7 +373,7 @@ async fn rollback_runs_undo_files_newest_first() {
             .unwrap();
     assert_eq!(cols.columns().len(), 2, "email column dropped");
 
-    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    let status = f.status().await;
     assert_eq!(status.current_version.as_deref(), Some("1"));
     assert_eq!(status.pending.len(), 3, "undone versions are pending again");
     // History is append-only: 4 applies + 3 undos.
@@ -417,21 +382,14 @@ async fn rollback_runs_undo_files_newest_first() {
     assert_eq!(h[4], ("1.10".to_owned(), "UNDO_SQL".to_owned(), true));
 
     // And they can be applied again.
-    let again = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    let again = f.migrate().await;
     assert_eq!(again.applied.len(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_refuses_when_an_undo_file_is_missing() {
     let f = Fixture::new(BASIC);
-    f.migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    f.migrate().await;
     fs::remove_file(f.dir.path().join("migrations/U1.9__seed.sql")).unwrap();
     let e = f
         .migrator()
@@ -493,11 +451,7 @@ async fn no_transaction_migrations_run_outside_a_transaction() {
         ("V2__vacuum.sql", "-- dbm:no-transaction\nVACUUM;\n"),
     ]);
     // VACUUM fails inside a transaction, so this passing shows the directive works.
-    let r = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    let r = f.migrate().await;
     assert_eq!(r.applied.len(), 2);
 }
 
@@ -510,24 +464,16 @@ async fn failed_no_transaction_migration_is_recorded_and_blocks_until_repair() {
             "-- dbm:no-transaction\nINSERT INTO t VALUES (1);\nINSERT INTO nope VALUES (1);\n",
         ),
     ]);
-    let e = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap_err();
+    let e = f.try_migrate().await.unwrap_err();
     assert!(e.to_string().contains("V2__half.sql line 3"), "{e}");
     assert!(e.to_string().contains("recorded as failed"), "{e}");
     assert_eq!(
         f.history().await[1],
         ("2".to_owned(), "SQL".to_owned(), false)
     );
-    let status = f.migrator().status(f.conn().await.as_mut()).await.unwrap();
+    let status = f.status().await;
     assert_eq!(status.failed.len(), 1);
-    let e = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap_err();
+    let e = f.try_migrate().await.unwrap_err();
     assert!(e.to_string().contains("recorded as failed"), "{e}");
 
     f.write(
@@ -537,10 +483,7 @@ async fn failed_no_transaction_migration_is_recorded_and_blocks_until_repair() {
     f.db.execute("DELETE FROM t", &Params::new()).await.unwrap();
     let rep = f.migrator().repair(f.conn().await.as_mut()).await.unwrap();
     assert_eq!(rep.removed_failed, ["V2__half.sql"]);
-    f.migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    f.migrate().await;
     let n = f.db.query("SELECT x FROM t", &Params::new()).await.unwrap();
     assert_eq!(n.first().unwrap().get::<i64>("x").unwrap(), 2);
 }
@@ -555,11 +498,7 @@ async fn baseline_skips_older_versions_and_out_of_order_is_refused() {
         .baseline(f.conn().await.as_mut(), &v("1"))
         .await
         .unwrap();
-    let r = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap();
+    let r = f.migrate().await;
     assert_eq!(r.applied.len(), 1);
     assert_eq!(f.tables().await, ["new", "schema_version"]);
     let e = f
@@ -571,11 +510,7 @@ async fn baseline_skips_older_versions_and_out_of_order_is_refused() {
 
     // A file older than the current version appears later: refused by default.
     f.write("V1.5__late.sql", "CREATE TABLE late (x INTEGER);\n");
-    let e = f
-        .migrator()
-        .migrate(f.conn().await.as_mut(), None)
-        .await
-        .unwrap_err();
+    let e = f.try_migrate().await.unwrap_err();
     assert!(
         e.to_string()
             .contains("V1.5__late.sql is older than the current version 2"),
@@ -593,12 +528,7 @@ async fn baseline_skips_older_versions_and_out_of_order_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn migration_lock_is_released_after_failure() {
     let f = Fixture::new(&[("V1__bad.sql", "NOT SQL AT ALL;\n")]);
-    assert!(
-        f.migrator()
-            .migrate(f.conn().await.as_mut(), None)
-            .await
-            .is_err()
-    );
+    assert!(f.try_migrate().await.is_err());
     // Another connection (another pool) can take the lock right away.
     let other = Fixture::open(f.dir.path());
     let mut c = other.acquire().await.unwrap();

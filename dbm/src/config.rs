@@ -531,6 +531,24 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_and_shipped_config_parse() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("```toml\n").unwrap() + 8;
+        let end = start + readme[start..].find("```").unwrap();
+        let c = Config::from_toml_str(&readme[start..end], Path::new(".")).unwrap();
+        let d = c.database("app").unwrap();
+        assert_eq!(d.recycle, Some(Duration::from_secs(3600)));
+        assert_eq!(d.retry.max_backoff, Duration::from_secs(5));
+        let shipped =
+            Config::from_toml_str(include_str!("../../dbm.toml"), Path::new(".")).unwrap();
+        assert_eq!(shipped.default_database(), "app");
+        assert_eq!(
+            shipped.database("app").unwrap().backend().unwrap(),
+            Backend::Sqlite
+        );
+    }
+
+    #[test]
     fn redaction() {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(

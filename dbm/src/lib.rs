@@ -43,3 +43,8 @@ pub use dbm_core::{
 pub use dbm_migrate::{
     MigrateReport, MigrationInfo, MigrationState, MigrationStatus, Migrator, RepairReport, Version,
 };
+
+/// The README's Rust examples run as doc tests, so the front door stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -21,7 +21,10 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "error: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::FAILURE;
         }
     };
