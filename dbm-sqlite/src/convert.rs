@@ -82,6 +82,13 @@ pub(crate) fn map_err(e: rusqlite::Error) -> Error {
             }
             err.with_source(e)
         }
+        rusqlite::Error::SqlInputError {
+            error, msg, offset, ..
+        } => Error::new(
+            ErrorKind::Query,
+            format!("{msg} (at byte {offset} of the statement)"),
+        )
+        .with_code(ErrorCode::Sqlite(error.extended_code)),
         rusqlite::Error::InvalidParameterCount(given, expected) => Error::parameter(format!(
             "the statement has {expected} placeholders but {given} values were bound"
         )),

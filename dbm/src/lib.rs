@@ -19,7 +19,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Features: `sqlite` (default), `cli` (the `cargo xtask` commands).
+//! Features: `sqlite` (default), `postgres`, `cli` (the `cargo xtask` commands).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

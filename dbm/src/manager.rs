@@ -96,6 +96,15 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
                     .with_statement_timeout(c.statement_timeout),
             ))
         }
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let options: dbm_postgres::PgOptions = c.url.parse().map_err(configure)?;
+            Ok(Arc::new(
+                dbm_postgres::open(&c.name, options, pool)
+                    .with_statement_timeout(c.statement_timeout),
+            ))
+        }
+        #[allow(unreachable_patterns)]
         other => {
             let feature = match other {
                 Backend::Postgres => "postgres",

@@ -1,0 +1,383 @@
+//! `PgConnection`: one sqlx connection, its backend pid, and a canceller that stops its
+//! running statement on the server.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dbm_core::{
+    Canceller, Column, Columns, Connection, Dialect, Error, ErrorKind, Result, Rows, Value,
+    async_trait,
+};
+use sqlx::{
+    AssertSqlSafe, Column as _, Connection as _, Executor, Row as _, SqlSafeStr, Statement as _,
+    TypeInfo,
+};
+
+use crate::dialect::PgDialect;
+use crate::error::map_err;
+use crate::options::PgOptions;
+use crate::types::{Bind, decode};
+
+static DIALECT: PgDialect = PgDialect;
+
+/// The advisory lock key of migration runs: any fixed 64-bit number works as long as every
+/// dbm process uses the same one ("dbm:migrate" in ASCII).
+pub const MIGRATION_LOCK_KEY: i64 = 0x64626d3a6d696772;
+
+/// One PostgreSQL connection.
+///
+/// If a call's future is dropped mid-flight (a timeout, a cancelled task), the connection
+/// is marked broken and the pool closes it: the protocol state is unknown, and closing also
+/// ends any open transaction and releases session locks on the server.
+pub struct PgConnection {
+    conn: sqlx::PgConnection,
+    pid: i32,
+    options: Arc<PgOptions>,
+    busy: bool,
+    broken: bool,
+    in_tx: bool,
+    locked: bool,
+}
+
+impl fmt::Debug for PgConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConnection")
+            .field("target", &self.options.to_string())
+            .field("pid", &self.pid)
+            .field("in_transaction", &self.in_tx)
+            .field("broken", &self.is_broken())
+            .finish()
+    }
+}
+
+/// Cancels a statement with `pg_cancel_backend(pid)` sent over a fresh connection.
+pub struct PgCanceller {
+    pid: i32,
+    options: Arc<PgOptions>,
+}
+
+impl fmt::Debug for PgCanceller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgCanceller")
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl Canceller for PgCanceller {
+    async fn cancel(&self) {
+        let result = async {
+            let mut c = open(&self.options).await?;
+            sqlx::query("SELECT pg_cancel_backend($1)")
+                .bind(self.pid)
+                .execute(&mut c)
+                .await
+                .map_err(|e| map_err(e, &self.options))?;
+            let _ = c.close().await;
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(pid = self.pid, error = %e, "could not cancel the statement on the server");
+        }
+    }
+}
+
+/// Opens a raw sqlx connection within the connect timeout.
+pub(crate) async fn open(options: &PgOptions) -> Result<sqlx::PgConnection> {
+    match tokio::time::timeout(
+        options.connect_timeout,
+        sqlx::PgConnection::connect_with(&options.connect),
+    )
+    .await
+    {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(map_err(e, options).with_operation("connect")),
+        Err(_) => Err(Error::new(
+            ErrorKind::Connection,
+            format!(
+                "no answer from {}:{} within {} s",
+                options.host(),
+                options.port(),
+                options.connect_timeout.as_secs_f64()
+            ),
+        )
+        .with_code(dbm_core::ErrorCode::ConnectIo)
+        .with_operation("connect")
+        .with_hint("check that the server is running and reachable")),
+    }
+}
+
+fn sql_str(sql: &str) -> sqlx::SqlStr {
+    // dbm binds every value; the SQL text comes from the application, never from data.
+    AssertSqlSafe(sql.to_owned()).into_sql_str()
+}
+
+impl PgConnection {
+    pub(crate) async fn connect(options: Arc<PgOptions>) -> Result<Self> {
+        let mut conn = open(&options).await?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| map_err(e, &options).with_operation("connect"))?;
+        Ok(PgConnection {
+            conn,
+            pid,
+            options,
+            busy: false,
+            broken: false,
+            in_tx: false,
+            locked: false,
+        })
+    }
+
+    /// The server process id of this connection.
+    pub fn backend_pid(&self) -> i32 {
+        self.pid
+    }
+
+    pub(crate) fn holds_migration_lock(&self) -> bool {
+        self.locked
+    }
+
+    fn fail(&mut self, e: sqlx::Error) -> Error {
+        let err = map_err(e, &self.options);
+        if err.kind() == ErrorKind::Connection {
+            self.broken = true;
+        }
+        err
+    }
+
+    /// Prepares `sql` (from sqlx's statement cache when it was prepared before) and binds
+    /// `values` as the statement's parameter types. A cached statement whose types do not
+    /// fit these values (prepared earlier with a NULL, say) is prepared again.
+    async fn prepare_bound<'v>(
+        &mut self,
+        sql: &str,
+        values: &'v [Value],
+    ) -> Result<(sqlx::postgres::PgStatement, Vec<Bind<'v>>)> {
+        let declared: Vec<_> = values
+            .iter()
+            .map(|v| Bind::new(v).map(|b| b.declared_type()))
+            .collect::<Result<_>>()?;
+        for attempt in 0..2 {
+            let stmt = match (&mut self.conn).prepare_with(sql_str(sql), &declared).await {
+                Ok(s) => s,
+                Err(e) => return Err(self.fail(e)),
+            };
+            let types: Vec<_> = match stmt.parameters() {
+                Some(sqlx::Either::Left(types)) => types.to_vec(),
+                _ => Vec::new(),
+            };
+            if types.len() != values.len() {
+                return Err(Error::parameter(format!(
+                    "the statement has {} placeholders but {} values were bound",
+                    types.len(),
+                    values.len()
+                )));
+            }
+            let mut binds = Vec::with_capacity(values.len());
+            for (v, t) in values.iter().zip(&types) {
+                match Bind::coerce(v, t)? {
+                    Some(b) => binds.push(b),
+                    None => break,
+                }
+            }
+            if binds.len() == values.len() {
+                return Ok((stmt, binds));
+            }
+            if attempt == 0 {
+                tracing::debug!("cached statement types do not fit the values; preparing again");
+                if let Err(e) = self.conn.clear_cached_statements().await {
+                    return Err(self.fail(e));
+                }
+            }
+        }
+        Err(Error::parameter(
+            "the parameter values do not fit the types PostgreSQL inferred for them",
+        )
+        .with_hint("add casts in the SQL, e.g. :id::bigint"))
+    }
+
+    async fn run_query(&mut self, sql: &str, values: &[Value]) -> std::result::Result<Rows, Error> {
+        let (stmt, binds) = self.prepare_bound(sql, values).await?;
+        let columns: Vec<Column> = stmt
+            .columns()
+            .iter()
+            .map(|c| Column::new(c.name(), c.type_info().name()))
+            .collect();
+        let names: Vec<String> = columns.iter().map(|c| c.name().to_owned()).collect();
+        let mut q = stmt.query();
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = match q.fetch_all(&mut self.conn).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.fail(e)),
+        };
+        let mut out = Rows::new(Columns::new(columns));
+        for row in &rows {
+            let mut vals = Vec::with_capacity(names.len());
+            for (i, name) in names.iter().enumerate() {
+                let raw = row.try_get_raw(i).map_err(|e| self.fail(e))?;
+                vals.push(decode(raw, name)?);
+            }
+            out.push(vals);
+        }
+        Ok(out)
+    }
+
+    async fn run_execute(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
+        let (stmt, binds) = self.prepare_bound(sql, values).await?;
+        let mut q = stmt.query();
+        for b in binds {
+            q = q.bind(b);
+        }
+        match q.execute(&mut self.conn).await {
+            Ok(r) => Ok(r.rows_affected()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    async fn run_script(&mut self, sql: &str) -> Result<()> {
+        match sqlx::raw_sql(sql_str(sql)).execute(&mut self.conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+}
+
+impl Drop for PgConnection {
+    /// A connection dropped mid-statement (its task was cancelled) would leave the server
+    /// running the statement, holding its locks, until it ends: cancel it on the server.
+    fn drop(&mut self) {
+        if !self.busy {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let canceller = PgCanceller {
+                pid: self.pid,
+                options: self.options.clone(),
+            };
+            handle.spawn(async move { canceller.cancel().await });
+        }
+    }
+}
+
+/// Marks the connection busy for the duration of one call; a dropped future leaves it set.
+macro_rules! guarded {
+    ($self:ident, $call:expr) => {{
+        $self.busy = true;
+        let r = $call;
+        $self.busy = false;
+        r
+    }};
+}
+
+#[async_trait]
+impl Connection for PgConnection {
+    fn dialect(&self) -> &dyn Dialect {
+        &DIALECT
+    }
+
+    async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
+        guarded!(self, self.run_query(sql, values).await)
+    }
+
+    async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
+        guarded!(self, self.run_execute(sql, values).await)
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<()> {
+        guarded!(self, self.run_script(sql).await)
+    }
+
+    async fn begin(&mut self) -> Result<()> {
+        guarded!(self, self.run_script("BEGIN").await)?;
+        self.in_tx = true;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        let r = guarded!(self, self.run_script("COMMIT").await);
+        // Whatever the outcome, the server has left the transaction (a failed COMMIT rolls
+        // back), unless the connection itself broke.
+        self.in_tx = false;
+        r
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        let r = guarded!(self, self.run_script("ROLLBACK").await);
+        if r.is_ok() {
+            self.in_tx = false;
+        }
+        r
+    }
+
+    async fn ping(&mut self) -> Result<()> {
+        guarded!(self, {
+            let r = self.conn.ping().await;
+            r.map_err(|e| self.fail(e))
+        })
+    }
+
+    async fn lock_migrations(&mut self, wait: Duration) -> Result<()> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let got: bool = guarded!(self, {
+                let r = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(MIGRATION_LOCK_KEY)
+                    .fetch_one(&mut self.conn)
+                    .await;
+                r.map_err(|e| self.fail(e))
+            })?;
+            if got {
+                self.locked = true;
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Migration,
+                    format!(
+                        "another session has held the migration lock (advisory lock {MIGRATION_LOCK_KEY}) for over {} s",
+                        wait.as_secs()
+                    ),
+                )
+                .with_hint("wait for the other migration to finish (see pg_locks), then run again"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn unlock_migrations(&mut self) -> Result<()> {
+        if !self.locked {
+            return Ok(());
+        }
+        guarded!(self, {
+            let r = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .execute(&mut self.conn)
+                .await;
+            r.map_err(|e| self.fail(e))
+        })?;
+        self.locked = false;
+        Ok(())
+    }
+
+    fn canceller(&self) -> Option<Arc<dyn Canceller>> {
+        Some(Arc::new(PgCanceller {
+            pid: self.pid,
+            options: self.options.clone(),
+        }))
+    }
+
+    fn in_transaction(&self) -> bool {
+        self.in_tx
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken || self.busy
+    }
+}

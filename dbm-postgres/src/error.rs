@@ -1,0 +1,77 @@
+//! sqlx errors into dbm errors, by SQLSTATE.
+
+use dbm_core::{Error, ErrorCode, ErrorKind};
+
+use crate::options::PgOptions;
+
+/// The kind a SQLSTATE stands for.
+///
+/// ```
+/// use dbm_core::ErrorKind;
+/// assert_eq!(dbm_postgres::kind_for_sqlstate("23505"), ErrorKind::Constraint);
+/// assert_eq!(dbm_postgres::kind_for_sqlstate("28P01"), ErrorKind::Authentication);
+/// assert_eq!(dbm_postgres::kind_for_sqlstate("57014"), ErrorKind::Timeout);
+/// assert_eq!(dbm_postgres::kind_for_sqlstate("42P01"), ErrorKind::Query);
+/// ```
+pub fn kind_for_sqlstate(code: &str) -> ErrorKind {
+    match code {
+        "57014" => ErrorKind::Timeout,
+        "40001" | "40P01" | "25P02" => ErrorKind::Transaction,
+        "3D000" | "53300" | "57P01" | "57P02" | "57P03" => ErrorKind::Connection,
+        c if c.starts_with("28") => ErrorKind::Authentication,
+        c if c.starts_with("23") => ErrorKind::Constraint,
+        c if c.starts_with("08") => ErrorKind::Connection,
+        _ => ErrorKind::Query,
+    }
+}
+
+/// Maps a sqlx error. `target` names the server for connection errors.
+pub(crate) fn map_err(e: sqlx::Error, target: &PgOptions) -> Error {
+    match &e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let kind = kind_for_sqlstate(&code);
+            let mut err = Error::new(kind, db.message().to_owned());
+            if !code.is_empty() {
+                err = err.with_code(ErrorCode::SqlState(code.clone()));
+            }
+            err = match kind {
+                ErrorKind::Authentication => err
+                    .context(format!("login to {target} refused"))
+                    .with_hint("check the user name and password (DBM_<NAME>_URL or dbm.toml)"),
+                _ if code == "3D000" => {
+                    err.with_hint("create the database, or fix its name in the URL")
+                }
+                _ => err,
+            };
+            err
+        }
+        sqlx::Error::Io(io) => Error::new(
+            ErrorKind::Connection,
+            format!("cannot reach {}:{}: {io}", target.host(), target.port()),
+        )
+        .with_code(ErrorCode::ConnectIo)
+        .with_hint("check that the server is running and the host and port are right"),
+        sqlx::Error::Tls(t) => Error::new(
+            ErrorKind::Connection,
+            format!("TLS with {}:{} failed: {t}", target.host(), target.port()),
+        )
+        .with_hint("check sslmode and the CA certificate (sslrootcert)"),
+        sqlx::Error::Protocol(p) => Error::new(
+            ErrorKind::Connection,
+            format!(
+                "protocol error talking to {}:{}: {p}",
+                target.host(),
+                target.port()
+            ),
+        ),
+        sqlx::Error::ColumnDecode { index, source } => {
+            Error::conversion(format!("cannot decode column {index}: {source}"))
+        }
+        sqlx::Error::Encode(source) => {
+            Error::parameter(format!("cannot encode a parameter: {source}"))
+        }
+        sqlx::Error::Configuration(_) => Error::config("invalid PostgreSQL connection settings"),
+        other => Error::new(ErrorKind::Query, other.to_string()),
+    }
+}
