@@ -166,7 +166,7 @@ async fn query_past_its_timeout_is_cancelled_promptly() {
         "{e}"
     );
     assert!(
-        took >= Duration::from_millis(200) && took < Duration::from_millis(600),
+        took >= Duration::from_millis(200) && took < Duration::from_millis(1000),
         "{took:?}"
     );
     // The interrupted connection was closed, not reused; the pool still serves queries.
