@@ -8,7 +8,7 @@ set -euo pipefail
 HOST=127.0.0.1
 PORT=5432
 ROLE=dbm_test
-PASSWORD=dbm_test
+PASSWORD=dbm-test-Pw7
 
 if ! pg_isready -q -h "$HOST" -p "$PORT"; then
     version=$(ls /etc/postgresql | sort -V | tail -n1)
@@ -39,14 +39,25 @@ admin -d postgres -c "DO \$\$ BEGIN
     END IF;
 END \$\$;" >&2
 
+# A second role whose password needs percent-encoding in URLs (@ : / % and a space).
+admin -d postgres -c "DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'dbm_test_special') THEN
+        CREATE ROLE dbm_test_special LOGIN PASSWORD 'p@ss:w/rd% x';
+    ELSE
+        ALTER ROLE dbm_test_special LOGIN PASSWORD 'p@ss:w/rd% x';
+    END IF;
+END \$\$;" >&2
+
 # The test role must authenticate with its password even where the server trusts
 # everyone, so the wrong-password test means something: put a scram rule for it first.
 hba=$(admin -d postgres -Atc 'SHOW hba_file')
-rule="host all $ROLE $HOST/32 scram-sha-256"
-if [ -w "$hba" ] && ! grep -qxF "$rule" "$hba"; then
-    sed -i "1i $rule" "$hba"
-    admin -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
-    echo "postgres: added '$rule' to $hba" >&2
-fi
+for role in "$ROLE" dbm_test_special; do
+    rule="host all $role $HOST/32 scram-sha-256"
+    if [ -w "$hba" ] && ! grep -qxF "$rule" "$hba"; then
+        sed -i "1i $rule" "$hba"
+        admin -d postgres -c 'SELECT pg_reload_conf()' >/dev/null
+        echo "postgres: added '$rule' to $hba" >&2
+    fi
+done
 
 echo "postgres://$ROLE:$PASSWORD@$HOST:$PORT/postgres"

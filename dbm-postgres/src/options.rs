@@ -88,6 +88,14 @@ impl PgOptions {
         self
     }
 
+    /// Makes every transaction read-only (`default_transaction_read_only = on`).
+    pub fn read_only(mut self) -> Self {
+        self.connect = self
+            .connect
+            .options([("default_transaction_read_only", "on")]);
+        self
+    }
+
     /// Sets the connect timeout.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;

@@ -122,7 +122,10 @@ async fn timeout_interrupts_the_statement_and_the_pool_recovers() {
         .unwrap_err();
     let took = started.elapsed();
     assert_eq!(e.kind(), ErrorKind::Timeout);
-    assert!(took < Duration::from_millis(1000), "returned after {took:?}");
+    assert!(
+        took < Duration::from_millis(1000),
+        "returned after {took:?}"
+    );
     // The one pool slot is free again and the next query works.
     let ok = tokio::time::timeout(
         Duration::from_secs(2),

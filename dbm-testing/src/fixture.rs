@@ -65,6 +65,16 @@ pub fn postgres_options() -> Option<PgOptions> {
     }
 }
 
+/// The password in `DBM_TEST_POSTGRES_URL`, if it has one (for tests that check it never
+/// leaks).
+pub fn postgres_password() -> Option<String> {
+    let url = std::env::var(POSTGRES_URL_VAR).ok()?;
+    let rest = url.split_once("://")?.1;
+    let userinfo = &rest[..rest.rfind('@')?];
+    let password = userinfo.split_once(':')?.1;
+    (!password.is_empty()).then(|| password.to_owned())
+}
+
 #[allow(clippy::print_stderr)]
 fn skip_note(msg: &str) {
     eprintln!("skipped: {msg}");

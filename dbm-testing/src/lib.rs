@@ -19,7 +19,7 @@
 pub mod conformance;
 mod fixture;
 
-pub use fixture::{POSTGRES_URL_VAR, TestDb, postgres_options};
+pub use fixture::{POSTGRES_URL_VAR, TestDb, postgres_options, postgres_password};
 
 /// The pool settings fixtures use unless a test asks otherwise.
 pub fn default_pool() -> dbm_core::PoolConfig {

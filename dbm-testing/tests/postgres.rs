@@ -66,6 +66,42 @@ async fn wrong_password_is_an_authentication_error_without_secrets() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn percent_encoded_passwords_with_special_characters_log_in() {
+    let Some(base) = postgres_options() else {
+        return;
+    };
+    // .ci/postgres.sh creates this role with the password `p@ss:w/rd% x`.
+    let url = format!(
+        "postgres://dbm_test_special:p%40ss%3Aw%2Frd%25%20x@{}:{}/postgres",
+        base.host(),
+        base.port()
+    );
+    let db = dbm_postgres::open("special", url.parse().unwrap(), PoolConfig::new("special"));
+    match db.query("SELECT current_user AS u", &Params::new()).await {
+        Ok(rows) => assert_eq!(
+            rows.first().unwrap().get::<String>("u").unwrap(),
+            "dbm_test_special"
+        ),
+        Err(e) if !strict_auth() => note(&format!("role dbm_test_special not usable here ({e})")),
+        Err(e) => panic!("{e}"),
+    }
+    let wrong = url.replace("%20x@", "%20y@");
+    let db = dbm_postgres::open(
+        "special",
+        wrong.parse().unwrap(),
+        PoolConfig::new("special"),
+    );
+    if strict_auth() {
+        let e = db.query("SELECT 1", &Params::new()).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Authentication);
+        assert!(
+            !e.to_string().contains("rd%") && !format!("{e:?}").contains("p@ss"),
+            "{e}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn server_not_listening_is_a_connection_error_naming_host_and_port() {
     let Some(base) = postgres_options() else {
         return;

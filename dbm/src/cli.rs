@@ -33,6 +33,7 @@ commands:
   repair                     remove failed history rows, realign checksums
   new DESCRIPTION [--undo]   create the next V (and U) migration file
   health                     connectivity, test query, migrations, pool
+  config check               every database's effective settings and where each came from
 
 options:
   --database NAME   the database in dbm.toml (default: the only one, else `app`)
@@ -134,16 +135,11 @@ fn resolve(args: &Args, config: &Config) -> Result<DatabaseConfig> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut c = match &args.url {
         Some(url) => {
-            let mut c = config
-                .database_with_env(&name, |_| Some(url.clone()))
-                .unwrap_or_else(|_| DatabaseConfig::new(&name, url));
-            c.url = url.clone();
+            let mut c = config.with_url(&name, url).database(&name)?;
+            let migrations = c.migrations_dir();
+            // A relative path in --url is the user's, relative to where they stand.
             c.base_dir = cwd.clone();
-            c.migrations = config
-                .database(&name)
-                .map(|d| d.migrations_dir())
-                .unwrap_or_else(|_| cwd.join("migrations").join(&name));
-            c.backend()?;
+            c.migrations = migrations;
             c
         }
         None => config.database(&name)?,
@@ -172,6 +168,9 @@ async fn execute(args: Args, out: &mut dyn Write) -> Result<u8> {
     let config = Config::load()?;
     if args.command == "new" {
         return new_file(&args, &config, out);
+    }
+    if args.command == "config" {
+        return config_check(&args, &config, out);
     }
     let known = [
         "migrate", "status", "validate", "rollback", "baseline", "repair", "health",
@@ -319,6 +318,77 @@ async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Resu
             return Ok(if h.healthy { 0 } else { 1 });
         }
         _ => unreachable!("checked in execute"),
+    }
+    Ok(0)
+}
+
+fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
+    if args.positional.first().map(String::as_str) != Some("check") || args.positional.len() > 1 {
+        return Err(usage_error("the config command is `config check`"));
+    }
+    let mut results = config.check();
+    if let Some(name) = &args.database {
+        results.retain(|(n, _)| n == name);
+        if results.is_empty() {
+            results.push((name.clone(), config.database(name)));
+        }
+    }
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    let file = config.file().map_or_else(
+        || "(no config file)".to_owned(),
+        |p| p.display().to_string(),
+    );
+    if args.json {
+        let dbs: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(name, r)| match r {
+                Ok(c) => serde_json::json!({
+                    "name": name,
+                    "ok": true,
+                    "backend": c.backend().ok(),
+                    "settings": c.origins,
+                }),
+                Err(e) => serde_json::json!({ "name": name, "ok": false, "error": e.to_string() }),
+            })
+            .collect();
+        emit(
+            out,
+            &serde_json::json!({ "file": file, "environment": config.environment(), "databases": dbs }),
+        )?;
+    } else {
+        writeln!(
+            out,
+            "config: {file}   environment: {}",
+            config.environment()
+        )
+        .map_err(io)?;
+        if results.is_empty() {
+            writeln!(out, "no databases configured").map_err(io)?;
+        }
+        for (name, r) in &results {
+            match r {
+                Ok(c) => {
+                    let backend = c.backend().map(|b| b.to_string()).unwrap_or_default();
+                    writeln!(out, "\n[{name}] {backend}").map_err(io)?;
+                    for s in &c.origins {
+                        writeln!(
+                            out,
+                            "  {:<18} {:<44} {:<11} {}",
+                            s.key, s.value, s.origin, s.detail
+                        )
+                        .map_err(io)?;
+                    }
+                }
+                Err(e) => writeln!(out, "\n[{name}] INVALID: {e}").map_err(io)?,
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Error::config(format!(
+            "{failed} of {} database configuration(s) invalid",
+            results.len()
+        ))
+        .with_operation("config check"));
     }
     Ok(0)
 }

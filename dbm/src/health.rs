@@ -36,6 +36,8 @@ pub struct HealthReport {
     pub test_query: bool,
     /// Time for checkout, ping and test query, in milliseconds.
     pub response_time_ms: f64,
+    /// The response took longer than the `health.slow_ms` threshold.
+    pub slow: bool,
     /// Migration status, when a migrations directory exists and could be read.
     pub migrations: Option<MigrationHealth>,
     /// The pool's status after the check.
@@ -94,6 +96,7 @@ pub(crate) async fn check_health(m: &DatabaseManager) -> HealthReport {
         connectivity,
         test_query,
         response_time_ms,
+        slow: response_time_ms > m.config().health_slow.as_secs_f64() * 1000.0,
         migrations,
         pool: m.get_pool_status(),
         checked_at: Utc::now(),

@@ -30,10 +30,12 @@ mod health;
 mod manager;
 
 pub use config::{
-    ACCEPTED_URLS, CONFIG_FILE, Config, DatabaseConfig, detect_backend, redact_url, url_env_var,
+    ACCEPTED_URLS, CONFIG_FILE, Config, ConfigLoader, DEFAULT_ENVIRONMENT, DatabaseConfig,
+    GlobalSettings, Origin, SettingReport, detect_backend, redact_url, url_env_var,
 };
 pub use health::{HealthReport, MigrationHealth};
 pub use manager::{DatabaseManager, build_database};
+pub use secrecy::{ExposeSecret, SecretString};
 
 pub use dbm_core::{
     Backend, Column, Columns, Connection, Database, Decimal, Error, ErrorCode, ErrorKind,

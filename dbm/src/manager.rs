@@ -11,6 +11,7 @@ use dbm_core::{
     Backend, Database, Error, Params, PoolConfig, PoolStatus, Result, Rows, Statement, Transaction,
 };
 use dbm_migrate::{MigrateReport, MigrationStatus, Migrator, RepairReport, Version};
+use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
 use crate::config::{Config, DatabaseConfig};
@@ -86,11 +87,14 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
         .pre_ping(c.pre_ping)
         .recycle(c.recycle);
     let configure = |e: Error| e.with_database(c.name.clone()).with_operation("configure");
+    let url = c.url.expose_secret();
     match c.backend()? {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => {
-            let options: dbm_sqlite::SqliteOptions = c.url.parse().map_err(configure)?;
-            let options = options.resolve_relative_to(&c.base_dir);
+            let options: dbm_sqlite::SqliteOptions = url.parse().map_err(configure)?;
+            let options = options
+                .resolve_relative_to(&c.base_dir)
+                .read_only(c.read_only || options_read_only(url));
             Ok(Arc::new(
                 dbm_sqlite::open(&c.name, options, pool)
                     .with_statement_timeout(c.statement_timeout),
@@ -98,7 +102,25 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
         }
         #[cfg(feature = "postgres")]
         Backend::Postgres => {
-            let options: dbm_postgres::PgOptions = c.url.parse().map_err(configure)?;
+            let mut options: dbm_postgres::PgOptions = url.parse().map_err(configure)?;
+            if let Some(p) = &c.password {
+                options = options.with_password(p.expose_secret());
+            }
+            if let Some(mode) = &c.sslmode {
+                let mode = mode
+                    .parse()
+                    .map_err(|_| configure(Error::config(format!("bad sslmode `{mode}`"))))?;
+                options = options.with_ssl_mode(mode);
+            }
+            if let Some(ca) = &c.sslrootcert {
+                options = options.with_ssl_root_cert(ca);
+            }
+            if let Some(t) = c.connect_timeout {
+                options = options.with_connect_timeout(t);
+            }
+            if c.read_only {
+                options = options.read_only();
+            }
             Ok(Arc::new(
                 dbm_postgres::open(&c.name, options, pool)
                     .with_statement_timeout(c.statement_timeout),
@@ -118,6 +140,11 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
             .with_hint(format!("enable the `{feature}` feature of the dbm crate")))
         }
     }
+}
+
+#[cfg(feature = "sqlite")]
+fn options_read_only(url: &str) -> bool {
+    url.contains("mode=ro")
 }
 
 impl DatabaseManager {

@@ -258,3 +258,119 @@ fn two_processes_migrating_at_once_apply_each_migration_once() {
     let j = json(&xtask(p.path(), &["status", "--json"]));
     assert_eq!(j["applied"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn config_check_shows_origins_masks_secrets_and_fails_when_invalid() {
+    let p = project();
+    fs::write(p.path().join("pg_password"), "s3cr3t-from-file\n").unwrap();
+    fs::write(
+        p.path().join("dbm.toml"),
+        "[defaults]\ntimeout = 5\n\n[databases.app]\nurl = \"sqlite://target/dbm/app.db\"\n\n[databases.warehouse]\nurl = \"postgres://etl:pl41n-s3cret@db.example/w\"\n\n[databases.reports]\nurl_env = \"REPORTS_URL\"\npassword_file = \"pg_password\"\n\n[env.production.databases.app]\npool_size = 12\n",
+    )
+    .unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.args(["config", "check", "--json"])
+            .current_dir(p.path());
+        cmd.env_remove("DBM_ENV").env_remove("DBM_APP_URL");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let o = run(&[
+        ("DBM_ENV", "production"),
+        ("REPORTS_URL", "postgres://etl@db.example/r"),
+        ("DBM__DATABASES__APP__MAX_OVERFLOW", "3"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        !text.contains("pl41n-s3cret") && !text.contains("s3cr3t-from-file"),
+        "{text}"
+    );
+    let j = json(&o);
+    assert_eq!(j["environment"], "production");
+    let db = |name: &str| {
+        j["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let setting = |d: &serde_json::Value, key: &str| {
+        d["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    let app = db("app");
+    assert_eq!(setting(&app, "pool_size")["value"], "12");
+    assert_eq!(setting(&app, "pool_size")["origin"], "environment");
+    assert_eq!(setting(&app, "max_overflow")["origin"], "variable");
+    assert_eq!(setting(&app, "timeout")["origin"], "file");
+    assert_eq!(setting(&app, "pre_ping")["origin"], "default");
+    assert_eq!(
+        setting(&db("warehouse"), "url")["value"],
+        "postgres://etl:***@db.example/w"
+    );
+    let reports = db("reports");
+    assert_eq!(setting(&reports, "url")["origin"], "secret");
+    assert_eq!(setting(&reports, "password")["value"], "***");
+
+    // DBM_CONFIG points elsewhere; a missing secret makes the check fail with its key named.
+    fs::write(
+        p.path().join("other.toml"),
+        "[databases.x]\nurl_env = \"NOT_SET_ANYWHERE\"\n",
+    )
+    .unwrap();
+    let o = run(&[("DBM_CONFIG", p.path().join("other.toml").to_str().unwrap())]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains(
+            "`databases.x.url_env` names the variable NOT_SET_ANYWHERE, which is not set"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("1 of 1 database configuration(s) invalid"),
+        "{}",
+        stderr(&o)
+    );
+
+    // An unknown key is reported with its file and line before anything else.
+    fs::write(
+        p.path().join("bad.toml"),
+        "[databases.x]\nurl = \"sqlite::memory:\"\npool = 3\n",
+    )
+    .unwrap();
+    let o = run(&[("DBM_CONFIG", p.path().join("bad.toml").to_str().unwrap())]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("bad.toml line 3: unknown key `databases.x.pool`"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Human output too.
+    let o = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["config", "check"])
+        .current_dir(p.path())
+        .env("REPORTS_URL", "postgres://etl@db.example/r")
+        .env_remove("DBM_ENV")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("environment: development"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("pl41n-s3cret"));
+}

@@ -1,0 +1,332 @@
+use std::path::Path;
+use std::time::Duration;
+
+use dbm_core::{Backend, ErrorKind};
+use secrecy::ExposeSecret;
+
+use super::*;
+
+const FILE: &str = "\
+[defaults]
+pool_size = 3
+timeout = 10
+
+[retry]
+max_attempts = 5
+
+[databases.app]
+url = \"sqlite://target/app.db\"
+max_overflow = 2
+
+[env.production.databases.app]
+pool_size = 20
+url = \"sqlite:///srv/app.db\"
+
+[env.staging.defaults]
+pool_size = 8
+";
+
+fn loader() -> ConfigLoader {
+    Config::loader().toml(FILE).base_dir("/proj")
+}
+
+fn origin_of<'a>(d: &'a DatabaseConfig, key: &str) -> &'a SettingReport {
+    d.origins.iter().find(|s| s.key == key).unwrap()
+}
+
+#[test]
+fn each_layer_overrides_the_one_below() {
+    // default < file: timeout from [defaults], pre_ping built in.
+    let d = loader().load().unwrap().database("app").unwrap();
+    assert_eq!(d.environment, "development");
+    assert_eq!(d.pool_size, 3);
+    assert_eq!(d.timeout, Duration::from_secs(10));
+    assert!(d.pre_ping);
+    assert_eq!(d.retry.max_attempts, 5);
+    assert_eq!(origin_of(&d, "pre_ping").origin, "default");
+    assert_eq!(origin_of(&d, "pool_size").detail, "dbm.toml line 2");
+    assert_eq!(origin_of(&d, "max_overflow").detail, "dbm.toml line 10");
+
+    // file < environment section
+    let d = loader()
+        .environment("production")
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap();
+    assert_eq!(d.pool_size, 20);
+    assert_eq!(d.url.expose_secret(), "sqlite:///srv/app.db");
+    assert_eq!(origin_of(&d, "pool_size").origin, "environment");
+    assert_eq!(
+        d.max_overflow, 2,
+        "keys the section does not set still come from the file"
+    );
+
+    // environment section < DBM__ variable
+    let d = loader()
+        .environment("production")
+        .var("DBM__DATABASES__APP__POOL_SIZE", "30")
+        .var("DBM__DEFAULTS__PRE_PING", "false")
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap();
+    assert_eq!(d.pool_size, 30);
+    assert!(!d.pre_ping);
+    assert_eq!(
+        origin_of(&d, "pool_size").detail,
+        "DBM__DATABASES__APP__POOL_SIZE"
+    );
+
+    // ... and DBM_<NAME>_URL wins over every url
+    let d = loader()
+        .environment("production")
+        .var("DBM__DATABASES__APP__URL", "sqlite://b.db")
+        .var("DBM_APP_URL", "sqlite://c.db")
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap();
+    assert_eq!(d.url.expose_secret(), "sqlite://c.db");
+    assert_eq!(origin_of(&d, "url").detail, "DBM_APP_URL");
+}
+
+#[test]
+fn environment_is_chosen_by_dbm_env() {
+    let c = loader().var("DBM_ENV", "staging").load().unwrap();
+    assert_eq!(c.environment(), "staging");
+    assert_eq!(
+        c.database("app").unwrap().pool_size,
+        8,
+        "[env.staging.defaults] applies"
+    );
+    let c = loader().var("DBM_ENV", "qa").load().unwrap();
+    assert_eq!(
+        c.database("app").unwrap().pool_size,
+        3,
+        "an environment without a section changes nothing"
+    );
+}
+
+#[test]
+fn databases_known_only_from_variables() {
+    let c = Config::loader()
+        .var("DBM_WAREHOUSE_URL", "sqlite::memory:")
+        .var("DBM__DATABASES__RPA_DB__URL", "sqlite::memory:")
+        .load()
+        .unwrap();
+    assert_eq!(c.database("warehouse").unwrap().pool_size, 5);
+    assert_eq!(c.database_names(), ["rpa_db"]);
+}
+
+#[test]
+fn secrets_from_variables_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pg_url"), "postgres://etl:s3cret@db/w\n").unwrap();
+    std::fs::write(dir.path().join("pg_pass"), "hunter2\r\n").unwrap();
+    let text = "[databases.a]\nurl_env = \"PG_MAIN_URL\"\npassword_file = \"pg_pass\"\n[databases.b]\nurl_file = \"pg_url\"\npassword_env = \"PG_PASS\"\n";
+    let c = Config::loader()
+        .toml(text)
+        .base_dir(dir.path())
+        .var("PG_MAIN_URL", "postgres://etl@db/main")
+        .var("PG_PASS", "from-env")
+        .load()
+        .unwrap();
+    let a = c.database("a").unwrap();
+    assert_eq!(a.url.expose_secret(), "postgres://etl@db/main");
+    assert_eq!(
+        a.password.as_ref().unwrap().expose_secret(),
+        "hunter2",
+        "trailing newline trimmed"
+    );
+    assert_eq!(origin_of(&a, "url").detail, "url_env = PG_MAIN_URL");
+    assert_eq!(origin_of(&a, "url").origin, "secret");
+    assert_eq!(origin_of(&a, "password").value, "***");
+    let b = c.database("b").unwrap();
+    assert_eq!(b.url.expose_secret(), "postgres://etl:s3cret@db/w");
+    assert_eq!(origin_of(&b, "url").value, "postgres://etl:***@db/w");
+    assert_eq!(b.password.as_ref().unwrap().expose_secret(), "from-env");
+    for text in [format!("{a:?}"), format!("{b:?}")] {
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cret") && !text.contains("from-env"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn secret_errors_are_clear() {
+    let e = Config::loader()
+        .toml("[databases.a]\nurl_env = \"PG_MAIN_URL\"\n")
+        .load()
+        .unwrap()
+        .database("a")
+        .unwrap_err();
+    assert!(e.to_string().contains("`databases.a.url_env` names the variable PG_MAIN_URL, which is not set (file dbm.toml line 2"), "{e}");
+    let e = Config::loader()
+        .toml("[databases.a]\nurl_file = \"/run/secrets/nope\"\n")
+        .load()
+        .unwrap()
+        .database("a")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("names the file /run/secrets/nope, which cannot be read"),
+        "{e}"
+    );
+    let e = Config::loader()
+        .toml("[databases.a]\nurl = \"sqlite::memory:\"\nurl_env = \"X\"\n")
+        .var("X", "sqlite::memory:")
+        .load()
+        .unwrap()
+        .database("a")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("give only one of url, url_env, url_file"),
+        "{e}"
+    );
+    let e = Config::loader()
+        .toml("[databases.a]\nurl = \"sqlite::memory:\"\npassword_env = \"X\"\n")
+        .var("X", "pw")
+        .load()
+        .unwrap()
+        .database("a")
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("SQLite databases have no password"),
+        "{e}"
+    );
+}
+
+fn db_err(text: &str) -> String {
+    let e = Config::loader()
+        .toml(text)
+        .environment("production")
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Configuration);
+    e.to_string()
+}
+
+#[test]
+fn validation_errors_name_key_environment_file_line_and_variable() {
+    let msg = db_err("[databases.app]\nurl = \"sqlite::memory:\"\npool_size = 0\n");
+    assert_eq!(
+        msg,
+        "[app] configure: configuration error: `databases.app.pool_size` must be at least 1, got 0 (file dbm.toml line 3, environment `production`; override with DBM__DATABASES__APP__POOL_SIZE)"
+    );
+    let msg = db_err(
+        "[databases.app]\nurl = \"sqlite::memory:\"\n[env.production.databases.app]\nmax_overflow = -2\n",
+    );
+    assert!(msg.contains("`databases.app.max_overflow` must be at least -1, got -2 (environment `production` in dbm.toml line 4"), "{msg}");
+    let msg = db_err("[defaults]\ntimeout = -1\n[databases.app]\nurl = \"sqlite::memory:\"\n");
+    assert!(
+        msg.contains(
+            "`defaults.timeout` must be a non-negative number of seconds (file dbm.toml line 2"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("DBM__DEFAULTS__TIMEOUT"), "{msg}");
+    let msg = db_err("[databases.app]\nurl = \"sqlite::memory:\"\npre_ping = \"yes\"\n");
+    assert!(
+        msg.contains("`databases.app.pre_ping` must be true or false"),
+        "{msg}"
+    );
+    let msg = db_err("[databases.app]\nurl = \"postgres://u:pw@h:notaport/db\"\n");
+    assert!(
+        msg.contains("the url of `app` is invalid") && msg.contains("file dbm.toml line 2"),
+        "{msg}"
+    );
+    assert!(!msg.contains("pw@"), "{msg}");
+    let msg = db_err("[databases.app]\nurl = \"sqlite::memory:\"\nsslmode = \"sometimes\"\n");
+    assert!(msg.contains("`sometimes` is not one of disable"), "{msg}");
+    let e = Config::loader()
+        .toml("[databases.app]\nurl = \"sqlite::memory:\"\n")
+        .var("DBM__DATABASES__APP__POOL_SIZE", "many")
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "must be a whole number, got \"many\" (set by DBM__DATABASES__APP__POOL_SIZE)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn type_must_agree_with_the_url() {
+    let msg = db_err("[databases.app]\nurl = \"postgres://u:secret@h/db\"\ntype = \"sqlite\"\n");
+    assert!(
+        msg.contains(
+            "`databases.app.type` says sqlite but the URL (postgres://u:***@h/db) is postgresql"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("accepted URLs:"), "{msg}");
+    assert!(!msg.contains("secret"), "{msg}");
+    let msg = db_err("[databases.app]\nurl = \"sqlite::memory:\"\ntype = \"oracle\"\n");
+    assert!(msg.contains("`oracle` is not a database type"), "{msg}");
+    let msg = db_err("[databases.app]\nurl = \"oracle://u:pw@h/db\"\n");
+    assert!(
+        msg.contains("unknown database URL scheme `oracle`")
+            && msg.contains("file dbm.toml line 2"),
+        "{msg}"
+    );
+    let ok = Config::loader()
+        .toml("[databases.app]\nurl = \"sqlite::memory:\"\ntype = \"SQLite\"\n")
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap();
+    assert_eq!(ok.backend().unwrap(), Backend::Sqlite);
+}
+
+#[test]
+fn missing_database_names_the_fix() {
+    let c = Config::from_toml_str(
+        "[databases.app]\nurl = \"sqlite::memory:\"\n",
+        Path::new("."),
+    )
+    .unwrap();
+    let msg = c.database("reports").unwrap_err().to_string();
+    assert!(
+        msg.contains("database `reports` is not configured"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("configured: app") && msg.contains("DBM_REPORTS_URL"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_readme_and_shipped_config_parse() {
+    let readme = include_str!("../../../README.md");
+    let start = readme.find("```toml\n").unwrap() + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let c = Config::from_toml_str(&readme[start..end], Path::new(".")).unwrap();
+    let d = c.database("app").unwrap();
+    assert_eq!(d.recycle, Some(Duration::from_secs(3600)));
+    assert_eq!(d.retry.max_backoff, Duration::from_secs(5));
+    let shipped = Config::from_toml_str(include_str!("../../../dbm.toml"), Path::new(".")).unwrap();
+    assert_eq!(shipped.default_database(), "app");
+    assert_eq!(
+        shipped.database("app").unwrap().backend().unwrap(),
+        Backend::Sqlite
+    );
+}
+
+#[test]
+fn debug_of_config_and_loader_shows_no_values() {
+    let l = Config::loader()
+        .toml("[databases.app]\nurl = \"postgres://u:topsecret@h/db\"\n")
+        .var("PG_PASS", "topsecret");
+    assert!(!format!("{l:?}").contains("topsecret"));
+    let c = l.load().unwrap();
+    assert!(!format!("{c:?}").contains("topsecret"));
+}

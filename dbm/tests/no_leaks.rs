@@ -1,0 +1,301 @@
+//! Credentials never leak: failure scenarios on SQLite and PostgreSQL run under a tracing
+//! subscriber that records every level, and a distinctive password must appear nowhere in
+//! the logs, the errors (Display and Debug), the health and status JSON, or CLI output.
+//!
+//! One test in its own binary, so the global subscriber sees every thread.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dbm::{Config, DatabaseConfig, DatabaseManager, ErrorKind, Params};
+
+/// Contains `@ : / %` and a space, percent-encoded in URLs.
+const SECRET: &str = "Zq9@x:y/z%w Secret";
+const SECRET_ENCODED: &str = "Zq9%40x%3Ay%2Fz%25w%20Secret";
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Outputs {
+    texts: Vec<(String, String)>,
+}
+
+impl Outputs {
+    fn error(&mut self, scenario: &str, e: &dbm::Error) {
+        self.texts
+            .push((format!("{scenario} (Display)"), e.to_string()));
+        self.texts
+            .push((format!("{scenario} (Debug)"), format!("{e:?}")));
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            self.texts
+                .push((format!("{scenario} (source)"), s.to_string()));
+            source = s.source();
+        }
+    }
+
+    fn text(&mut self, scenario: &str, t: String) {
+        self.texts.push((scenario.to_owned(), t));
+    }
+}
+
+fn pg_url(password: &str, host_port: &str, db: &str, query: &str) -> Option<String> {
+    let base = dbm_testing::postgres_options()?;
+    Some(format!(
+        "postgres://{}:{password}@{host_port}/{db}{query}",
+        base.username()
+    ))
+}
+
+fn pg_host_port() -> Option<String> {
+    dbm_testing::postgres_options().map(|o| format!("{}:{}", o.host(), o.port()))
+}
+
+async fn run_cli(args: &[&str]) -> String {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = dbm::cli::run(args.iter().map(|s| s.to_string()), &mut out, &mut err).await;
+    format!(
+        "exit {code}\n{}{}",
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&err)
+    )
+}
+
+async fn scenarios(out: &mut Outputs) {
+    let dir = tempfile::tempdir().unwrap();
+
+    // A URL that does not parse, with the password in it.
+    let bad = format!("postgres://etl:{SECRET_ENCODED}@db.example:notaport/w");
+    let e = DatabaseManager::connect(DatabaseConfig::new("bad", &bad))
+        .await
+        .unwrap_err();
+    out.error("malformed url", &e);
+    let raw = format!("postgres://etl:{SECRET}@db.example/w"); // not even percent-encoded
+    let e = DatabaseManager::connect(DatabaseConfig::new("raw", &raw))
+        .await
+        .unwrap_err();
+    out.error("unencoded password", &e);
+    let e = Config::loader()
+        .toml(format!("[databases.app]\nurl = \"{bad}\"\n"))
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap_err();
+    out.error("config with malformed url", &e);
+    out.text("redacted url", dbm::redact_url(&raw));
+
+    // config check with a secret in a URL, a password file and a password variable.
+    std::fs::write(dir.path().join("pw"), format!("{SECRET}\n")).unwrap();
+    let toml = format!(
+        "[databases.app]\nurl = \"sqlite://app.db\"\n[databases.pg]\nurl = \"postgres://etl:{SECRET_ENCODED}@db.example/w\"\n[databases.pg2]\nurl = \"postgres://etl@db.example/w\"\npassword_file = \"pw\"\n[databases.pg3]\nurl = \"postgres://etl@db.example/w\"\npassword_env = \"PG3_PASSWORD\"\n"
+    );
+    std::fs::write(dir.path().join("dbm.toml"), &toml).unwrap();
+    let config = Config::loader()
+        .file(dir.path().join("dbm.toml"))
+        .var("PG3_PASSWORD", SECRET)
+        .load()
+        .unwrap();
+    out.text("config Debug", format!("{config:?}"));
+    for (name, r) in config.check() {
+        match r {
+            Ok(c) => {
+                out.text(&format!("config {name} Debug"), format!("{c:?}"));
+                out.text(
+                    &format!("config {name} report"),
+                    serde_json::to_string(&c.origins).unwrap(),
+                );
+            }
+            Err(e) => out.error(&format!("config {name}"), &e),
+        }
+    }
+
+    // SQLite: a failing migration and an exhausted pool.
+    let mut sqlite = config.database("app").unwrap();
+    sqlite.pool_size = 1;
+    sqlite.max_overflow = 0;
+    sqlite.timeout = Duration::from_millis(50);
+    sqlite.migrations = dir.path().join("migrations");
+    std::fs::create_dir_all(&sqlite.migrations).unwrap();
+    std::fs::write(
+        sqlite.migrations.join("V1__bad.sql"),
+        "CREATE TABLE t (x INT);\nNOT SQL;\n",
+    )
+    .unwrap();
+    let db = DatabaseManager::connect(sqlite).await.unwrap();
+    let e = db.run_migrations(None).await.unwrap_err();
+    out.error("sqlite migration failure", &e);
+    let held = db.database().acquire().await.unwrap();
+    let e = db
+        .execute_query("SELECT 1", &Params::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PoolExhausted);
+    out.error("sqlite pool timeout", &e);
+    drop(held);
+    out.text(
+        "sqlite status",
+        serde_json::to_string(&db.get_migration_status().await.unwrap()).unwrap(),
+    );
+    out.text(
+        "sqlite health",
+        serde_json::to_string(&db.health_check().await).unwrap(),
+    );
+
+    // CLI output with the secret in --url.
+    out.text(
+        "cli status bad url",
+        run_cli(&["status", "--url", &bad]).await,
+    );
+    out.text(
+        "cli status bad url json",
+        run_cli(&["status", "--json", "--url", &bad]).await,
+    );
+
+    // PostgreSQL, when a server is configured.
+    let Some(host_port) = pg_host_port() else {
+        return;
+    };
+    let wrong = pg_url(SECRET_ENCODED, &host_port, "postgres", "").unwrap();
+    let unreachable = pg_url(
+        SECRET_ENCODED,
+        "127.0.0.1:1",
+        "postgres",
+        "?connect_timeout=2",
+    )
+    .unwrap();
+    let tls = pg_url(
+        SECRET_ENCODED,
+        &host_port,
+        "postgres",
+        "?sslmode=verify-full",
+    )
+    .unwrap();
+    let real_pw = dbm_testing::postgres_password().unwrap_or_default();
+    let unknown_db = pg_url(&real_pw, &host_port, "no_such_database_dbm", "").unwrap();
+    for (scenario, url) in [
+        ("pg wrong password", &wrong),
+        ("pg unreachable host", &unreachable),
+        ("pg bad tls", &tls),
+        ("pg unknown database", &unknown_db),
+    ] {
+        let mut c = DatabaseConfig::new("pg", url);
+        c.migrations = dir.path().join("migrations");
+        let db = DatabaseManager::connect(c).await.unwrap();
+        let e = db
+            .execute_query("SELECT 1", &Params::new())
+            .await
+            .unwrap_err();
+        out.error(scenario, &e);
+        out.text(
+            &format!("{scenario} health"),
+            serde_json::to_string(&db.health_check().await).unwrap(),
+        );
+        out.text(
+            &format!("{scenario} cli"),
+            run_cli(&["status", "--json", "--url", url]).await,
+        );
+        out.text(
+            &format!("{scenario} cli health"),
+            run_cli(&["health", "--url", url]).await,
+        );
+    }
+
+    // A working PostgreSQL database: migration failure and pool timeout.
+    let t = dbm_testing::TestDb::postgres(dbm_testing::default_pool())
+        .await
+        .unwrap();
+    let name = t.postgres_options().unwrap().database().unwrap().to_owned();
+    let mut c = DatabaseConfig::new("pg", &pg_url(&real_pw, &host_port, &name, "").unwrap());
+    c.migrations = dir.path().join("migrations");
+    c.pool_size = 1;
+    c.max_overflow = 0;
+    c.timeout = Duration::from_millis(50);
+    let db = DatabaseManager::connect(c).await.unwrap();
+    out.error(
+        "pg migration failure",
+        &db.run_migrations(None).await.unwrap_err(),
+    );
+    let held = db.database().acquire().await.unwrap();
+    out.error(
+        "pg pool timeout",
+        &db.execute_query("SELECT 1", &Params::new())
+            .await
+            .unwrap_err(),
+    );
+    drop(held);
+    out.text(
+        "pg status",
+        serde_json::to_string(&db.get_migration_status().await.unwrap()).unwrap(),
+    );
+    out.text(
+        "pg health",
+        serde_json::to_string(&db.health_check().await).unwrap(),
+    );
+    db.close().await;
+}
+
+#[test]
+fn no_secret_appears_in_logs_errors_json_or_cli_output() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    let mut outputs = Outputs::default();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(scenarios(&mut outputs));
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.len() > 1000,
+        "the subscriber captured the run: {} bytes",
+        logs.len()
+    );
+    let mut secrets = vec![
+        SECRET.to_owned(),
+        SECRET_ENCODED.to_owned(),
+        "Zq9".to_owned(),
+    ];
+    if let Some(pw) = dbm_testing::postgres_password().filter(|p| p.len() >= 6) {
+        secrets.push(pw);
+    }
+    let mut leaks = Vec::new();
+    for secret in &secrets {
+        if let Some(pos) = logs.find(secret.as_str()) {
+            let start = logs[..pos].rfind('\n').map_or(0, |p| p + 1);
+            leaks.push(format!(
+                "logs: {}",
+                &logs[start..(pos + 80).min(logs.len())]
+            ));
+        }
+        for (scenario, text) in &outputs.texts {
+            if text.contains(secret.as_str()) {
+                leaks.push(format!("{scenario}: {text}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
+    assert!(
+        outputs.texts.len() >= 20,
+        "scenarios ran: {}",
+        outputs.texts.len()
+    );
+}
