@@ -3,6 +3,7 @@
 //! the logs, the errors (Display and Debug), the health and status JSON, or CLI output.
 //!
 //! One test in its own binary, so the global subscriber sees every thread.
+#![cfg(feature = "cli")]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
