@@ -91,10 +91,11 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
     match c.backend()? {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => {
-            let options: dbm_sqlite::SqliteOptions = url.parse().map_err(configure)?;
-            let options = options
-                .resolve_relative_to(&c.base_dir)
-                .read_only(c.read_only || options_read_only(url));
+            let mut options: dbm_sqlite::SqliteOptions = url.parse().map_err(configure)?;
+            options = options.resolve_relative_to(&c.base_dir);
+            if c.read_only {
+                options = options.read_only(true);
+            }
             Ok(Arc::new(
                 dbm_sqlite::open(&c.name, options, pool)
                     .with_statement_timeout(c.statement_timeout),
@@ -140,11 +141,6 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
             .with_hint(format!("enable the `{feature}` feature of the dbm crate")))
         }
     }
-}
-
-#[cfg(feature = "sqlite")]
-fn options_read_only(url: &str) -> bool {
-    url.contains("mode=ro")
 }
 
 impl DatabaseManager {

@@ -348,3 +348,23 @@ async fn rows_serialise_as_a_list_of_objects() {
     );
     assert_eq!(rows.to_maps()[1]["name"], dbm::Value::from("b"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_setting_refuses_writes() {
+    let (dir, db) = migrated("").await;
+    db.close().await;
+    let config = Config::loader()
+        .file(dir.path().join("dbm.toml"))
+        .var("DBM__DATABASES__APP__READ_ONLY", "true")
+        .load()
+        .unwrap();
+    let ro = DatabaseManager::open_with(&config, "app").await.unwrap();
+    ro.execute_query("SELECT count(*) AS n FROM items", &Params::new())
+        .await
+        .unwrap();
+    let e = ro
+        .execute("INSERT INTO items (name) VALUES ('x')", &Params::new())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("read-only"), "{e}");
+}
