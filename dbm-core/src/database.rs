@@ -260,11 +260,17 @@ where
                 .await
                 .map_err(|e| e.with_kind(ErrorKind::Transaction).context("begin"))?;
             let mut counts = Vec::with_capacity(n);
+            let canceller = conn.canceller();
             for (i, b) in bound.iter().enumerate() {
-                match conn.execute_raw(&b.sql, &b.values).await {
+                let run = conn.execute_raw(&b.sql, &b.values);
+                match run_with_timeout(run, self.statement_timeout, canceller.clone()).await {
                     Ok(c) => counts.push(c),
                     Err(e) => {
-                        if let Err(re) = conn.rollback().await {
+                        // After a timeout the connection may be lost; rolling back is then
+                        // impossible, and closing it (the pool does) rolls back instead.
+                        if !conn.is_broken()
+                            && let Err(re) = conn.rollback().await
+                        {
                             tracing::warn!(error = %re, "rollback failed; the connection will be closed");
                         }
                         return Err(e.context(format!(

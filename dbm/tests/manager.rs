@@ -368,3 +368,29 @@ async fn read_only_setting_refuses_writes() {
         .unwrap_err();
     assert!(e.to_string().contains("read-only"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statement_timeout_applies_inside_transactions() {
+    let (_dir, db) = migrated("statement_timeout = 0.2").await;
+    let started = Instant::now();
+    let e = db
+        .execute_transaction(&[
+            Statement::new("INSERT INTO items (name) VALUES ('before')"),
+            Statement::new(SLOW),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.to_string().contains("statement 2 of 2"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let rows = db
+        .execute_query("SELECT count(*) AS n FROM items", &Params::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.first().unwrap().get::<i64>("n").unwrap(),
+        0,
+        "rolled back"
+    );
+    assert_eq!(db.get_pool_status().checked_out, 0);
+}
