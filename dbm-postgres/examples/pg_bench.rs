@@ -1,0 +1,100 @@
+//! Throughput of the dbm pool against sqlx's own pool, and the cost of the row format.
+//!
+//! ```sh
+//! export DBM_TEST_POSTGRES_URL=postgres://user:pass@127.0.0.1:5432/postgres
+//! cargo run --release -p dbm-postgres --example pg_bench
+//! ```
+//!
+//! Prints queries per second for `SELECT 1` from 8 concurrent tasks through each pool, and
+//! the time to fetch 100,000 rows x 5 columns as dbm `Rows`. Compare with
+//! `pgbench -S`-style figures from `pgbench -n -c 8 -j 2 -T 10 -f select1.sql`.
+#![allow(clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dbm_core::{Database, Params, PoolConfig};
+use dbm_postgres::PgOptions;
+
+const TASKS: usize = 8;
+const RUN: Duration = Duration::from_secs(5);
+
+async fn dbm_select1(db: Arc<dyn Database>) -> f64 {
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..TASKS {
+        let db = db.clone();
+        handles.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while started.elapsed() < RUN {
+                db.query("SELECT 1 AS one", &Params::new()).await.expect("query");
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for h in handles {
+        total += h.await.expect("task");
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn sqlx_select1(pool: sqlx::PgPool) -> f64 {
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..TASKS {
+        let pool = pool.clone();
+        handles.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while started.elapsed() < RUN {
+                let _: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await.expect("query");
+                n += 1;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for h in handles {
+        total += h.await.expect("task");
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let url = std::env::var("DBM_TEST_POSTGRES_URL").expect("set DBM_TEST_POSTGRES_URL");
+    let options: PgOptions = url.parse().expect("valid URL");
+
+    let db: Arc<dyn Database> = Arc::new(dbm_postgres::open(
+        "bench",
+        options,
+        PoolConfig::new("bench").pool_size(TASKS as u32).max_overflow(0),
+    ));
+    db.query("SELECT 1", &Params::new()).await.expect("connect");
+    let dbm_qps = dbm_select1(db.clone()).await;
+
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(TASKS as u32)
+        .connect(&url)
+        .await
+        .expect("sqlx pool");
+    let sqlx_qps = sqlx_select1(pool.clone()).await;
+    pool.close().await;
+
+    println!("SELECT 1, {TASKS} tasks, {} s each:", RUN.as_secs());
+    println!("  dbm pool   {dbm_qps:>9.0} queries/s");
+    println!("  sqlx pool  {sqlx_qps:>9.0} queries/s");
+    println!("  ratio      {:>9.2}x", dbm_qps / sqlx_qps);
+
+    let sql = "SELECT g AS id, g * 2 AS twice, 'name ' || g AS name, g / 3.0 AS ratio, (g % 2 = 0) AS even FROM generate_series(1, 100000) AS g";
+    let mut best = Duration::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let rows = db.query(sql, &Params::new()).await.expect("rows");
+        assert_eq!(rows.len(), 100_000);
+        best = best.min(started.elapsed());
+    }
+    println!("100,000 rows x 5 columns into Rows: best of 5 {:.0} ms", best.as_secs_f64() * 1000.0);
+    db.close().await;
+}
