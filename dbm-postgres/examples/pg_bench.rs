@@ -27,7 +27,9 @@ async fn dbm_select1(db: Arc<dyn Database>) -> f64 {
         handles.push(tokio::spawn(async move {
             let mut n = 0u64;
             while started.elapsed() < RUN {
-                db.query("SELECT 1 AS one", &Params::new()).await.expect("query");
+                db.query("SELECT 1 AS one", &Params::new())
+                    .await
+                    .expect("query");
                 n += 1;
             }
             n
@@ -48,7 +50,10 @@ async fn sqlx_select1(pool: sqlx::PgPool) -> f64 {
         handles.push(tokio::spawn(async move {
             let mut n = 0u64;
             while started.elapsed() < RUN {
-                let _: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await.expect("query");
+                let _: i32 = sqlx::query_scalar("SELECT 1")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("query");
                 n += 1;
             }
             n
@@ -69,7 +74,9 @@ async fn main() {
     let db: Arc<dyn Database> = Arc::new(dbm_postgres::open(
         "bench",
         options,
-        PoolConfig::new("bench").pool_size(TASKS as u32).max_overflow(0),
+        PoolConfig::new("bench")
+            .pool_size(TASKS as u32)
+            .max_overflow(0),
     ));
     db.query("SELECT 1", &Params::new()).await.expect("connect");
     let dbm_qps = dbm_select1(db.clone()).await;
@@ -95,6 +102,9 @@ async fn main() {
         assert_eq!(rows.len(), 100_000);
         best = best.min(started.elapsed());
     }
-    println!("100,000 rows x 5 columns into Rows: best of 5 {:.0} ms", best.as_secs_f64() * 1000.0);
+    println!(
+        "100,000 rows x 5 columns into Rows: best of 5 {:.0} ms",
+        best.as_secs_f64() * 1000.0
+    );
     db.close().await;
 }

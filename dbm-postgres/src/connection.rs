@@ -138,6 +138,17 @@ impl PgConnection {
         self.pid
     }
 
+    /// Follows transaction statements the caller sent as plain SQL.
+    fn track(&mut self, sql: &str, ok: bool) {
+        match transaction_effect(sql) {
+            Some(true) if ok => self.in_tx = true,
+            Some(false) => self.in_tx = false,
+            // A failed statement of a script may have left a transaction open: be safe.
+            Some(true) => self.in_tx = true,
+            None => {}
+        }
+    }
+
     pub(crate) fn holds_migration_lock(&self) -> bool {
         self.locked
     }
@@ -266,6 +277,39 @@ impl Drop for PgConnection {
     }
 }
 
+/// How a statement changes the session's transaction state: `Some(true)` opens one,
+/// `Some(false)` ends one. SQL sent through `execute("BEGIN")` must be tracked too, or a
+/// connection would go back to the pool inside a transaction.
+fn transaction_effect(sql: &str) -> Option<bool> {
+    let mut effect = None;
+    for stmt in dbm_core::split_script(
+        sql,
+        &dbm_core::SqlSyntax::POSTGRES,
+        dbm_core::ScriptSplit::Semicolon,
+    ) {
+        let words: Vec<String> = stmt
+            .sql
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .flat_map(str::split_whitespace)
+            .take(2)
+            .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+            .collect();
+        match words.first().map(String::as_str) {
+            Some("BEGIN") | Some("START") => effect = Some(true),
+            Some("COMMIT") | Some("END") | Some("ABORT") => effect = Some(false),
+            Some("ROLLBACK") if words.get(1).map(String::as_str) != Some("TO") => {
+                effect = Some(false)
+            }
+            Some("PREPARE") if words.get(1).map(String::as_str) == Some("TRANSACTION") => {
+                effect = Some(false)
+            }
+            _ => {}
+        }
+    }
+    effect
+}
+
 /// Marks the connection busy for the duration of one call; a dropped future leaves it set.
 macro_rules! guarded {
     ($self:ident, $call:expr) => {{
@@ -283,15 +327,21 @@ impl Connection for PgConnection {
     }
 
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
-        guarded!(self, self.run_query(sql, values).await)
+        let r = guarded!(self, self.run_query(sql, values).await);
+        self.track(sql, r.is_ok());
+        r
     }
 
     async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
-        guarded!(self, self.run_execute(sql, values).await)
+        let r = guarded!(self, self.run_execute(sql, values).await);
+        self.track(sql, r.is_ok());
+        r
     }
 
     async fn execute_script(&mut self, sql: &str) -> Result<()> {
-        guarded!(self, self.run_script(sql).await)
+        let r = guarded!(self, self.run_script(sql).await);
+        self.track(sql, r.is_ok());
+        r
     }
 
     async fn begin(&mut self) -> Result<()> {
@@ -379,5 +429,33 @@ impl Connection for PgConnection {
 
     fn is_broken(&self) -> bool {
         self.broken || self.busy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transaction_effect;
+
+    #[test]
+    fn transaction_statements_are_recognised() {
+        assert_eq!(transaction_effect("BEGIN"), Some(true));
+        assert_eq!(
+            transaction_effect("start transaction isolation level serializable"),
+            Some(true)
+        );
+        assert_eq!(
+            transaction_effect("BEGIN; INSERT INTO t VALUES (1); COMMIT;"),
+            Some(false)
+        );
+        assert_eq!(transaction_effect("ROLLBACK TO SAVEPOINT a"), None);
+        assert_eq!(transaction_effect("rollback"), Some(false));
+        assert_eq!(transaction_effect("-- c\nEND"), Some(false));
+        assert_eq!(transaction_effect("SELECT 'BEGIN'"), None);
+        assert_eq!(
+            transaction_effect(
+                "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql"
+            ),
+            None
+        );
     }
 }

@@ -422,6 +422,26 @@ pub async fn cancellation_leaks_nothing(t: &TestDb) {
         .unwrap();
 }
 
+/// A transaction opened with plain SQL (`execute("BEGIN")`) never goes back to the pool
+/// open: the next statement autocommits.
+pub async fn manual_begin_is_not_pooled(t: &TestDb) {
+    let db = t.another_pool(PoolConfig::new("one").pool_size(1).max_overflow(0));
+    db.execute("CREATE TABLE m (x INTEGER)", &Params::new())
+        .await
+        .unwrap();
+    db.execute("BEGIN", &Params::new()).await.unwrap();
+    db.execute("INSERT INTO m (x) VALUES (1)", &Params::new())
+        .await
+        .unwrap();
+    let other = t.another_pool(PoolConfig::new("other").pool_size(1));
+    assert_eq!(
+        count(other.as_ref(), "m").await,
+        1,
+        "the insert was committed"
+    );
+    assert_eq!(db.pool_status().checked_out, 0);
+}
+
 /// Declares one `#[tokio::test]` per case and driver. SQLite always runs; PostgreSQL runs
 /// when `DBM_TEST_POSTGRES_URL` is set and says it skipped otherwise.
 #[macro_export]

@@ -11,4 +11,5 @@ dbm_testing::conformance_suite!(
     migrations,
     concurrent_migrators,
     cancellation_leaks_nothing,
+    manual_begin_is_not_pooled,
 );
