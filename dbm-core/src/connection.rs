@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::params::Params;
 use crate::pool::PoolStatus;
 use crate::row::Rows;
+use crate::stream::{BoxRowStream, RowStream};
 use crate::transaction::Transaction;
 use crate::value::Value;
 
@@ -32,6 +33,23 @@ pub trait Connection: Send + fmt::Debug {
 
     /// Runs a statement that returns rows; `values` bind the placeholders in order.
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows>;
+
+    /// Streams the rows of a query as they arrive. Drivers that cannot stream keep the
+    /// default, which runs [`query_raw`](Connection::query_raw) and yields its rows. Dropping
+    /// the stream before its end may leave the connection unusable ([`is_broken`]).
+    ///
+    /// [`is_broken`]: Connection::is_broken
+    fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {
+        use futures_util::StreamExt;
+        Box::pin(
+            futures_util::stream::once(self.query_raw(sql, values))
+                .map(|result| match result {
+                    Ok(rows) => futures_util::stream::iter(rows.into_iter().map(Ok)).left_stream(),
+                    Err(e) => futures_util::stream::iter(vec![Err(e)]).right_stream(),
+                })
+                .flatten(),
+        )
+    }
 
     /// Runs a statement and returns the number of rows it changed.
     async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64>;
@@ -162,6 +180,10 @@ pub trait Database: Send + Sync + fmt::Debug {
 
     /// Runs a statement (committed on success) and returns the rows it changed.
     async fn execute(&self, sql: &str, params: &Params) -> Result<u64>;
+
+    /// Streams the rows of a query as they arrive, for results too large to collect. The
+    /// stream holds one pooled connection until it ends or is dropped.
+    async fn query_stream(&self, sql: &str, params: &Params) -> Result<RowStream>;
 
     /// Runs a query that is cancelled (on the server) when it takes longer than `timeout`.
     async fn query_with_timeout(

@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::params::{BoundSql, Params};
 use crate::pool::{ManageConnection, Pool, PoolStatus, PooledConnection};
 use crate::row::Rows;
+use crate::stream::{BoxRowStream, RowStream};
 use crate::transaction::Transaction;
 use crate::value::Value;
 
@@ -208,6 +209,37 @@ where
         }
     }
 
+    async fn query_stream(&self, sql: &str, params: &Params) -> Result<RowStream> {
+        let name = self.name.clone();
+        let context = move |e: Error| e.with_database(name.clone()).with_operation("query stream");
+        let bound = self.dialect.bind(sql, params).map_err(&context)?;
+        let mut conn = self.checkout("query stream").await?;
+        // Up to 4 batches of up to 512 rows in flight: memory stays bounded.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let span = self.span("query stream");
+        let task = tokio::spawn(
+            async move {
+                use futures_util::StreamExt;
+                let mut batches = conn
+                    .query_stream_raw(&bound.sql, &bound.values)
+                    .ready_chunks(512);
+                let mut count = 0u64;
+                while let Some(batch) = batches.next().await {
+                    let failed = batch.iter().any(Result::is_err);
+                    count += batch.iter().filter(|r| r.is_ok()).count() as u64;
+                    let batch: Vec<_> = batch.into_iter().map(|r| r.map_err(&context)).collect();
+                    if tx.send(batch).await.is_err() || failed {
+                        break;
+                    }
+                }
+                drop(batches);
+                tracing::Span::current().record("db.response.returned_rows", count);
+            }
+            .instrument(span),
+        );
+        Ok(RowStream::new(rx, task))
+    }
+
     async fn query_with_timeout(
         &self,
         sql: &str,
@@ -344,6 +376,10 @@ where
     async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
         let r = (**self).execute_raw(sql, values).await;
         self.observe(r)
+    }
+
+    fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {
+        (**self).query_stream_raw(sql, values)
     }
 
     async fn execute_script(&mut self, sql: &str) -> Result<()> {

@@ -27,6 +27,7 @@ mod pool;
 mod retry;
 mod row;
 mod script;
+mod stream;
 mod transaction;
 mod value;
 
@@ -42,6 +43,7 @@ pub use pool::{ManageConnection, Pool, PoolConfig, PoolStatus, PooledConnection}
 pub use retry::{RetryPolicy, retry};
 pub use row::{Column, ColumnIndex, Columns, Row, Rows};
 pub use script::{ScriptSplit, ScriptStatement, split_script};
+pub use stream::{BoxRowStream, RowStream};
 pub use transaction::Transaction;
 pub use value::{Decimal, FromValue, Value};
 

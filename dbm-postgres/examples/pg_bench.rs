@@ -66,6 +66,19 @@ async fn sqlx_select1(pool: sqlx::PgPool) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The process's peak resident set (VmHWM), in MB; 0 where /proc is missing.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let url = std::env::var("DBM_TEST_POSTGRES_URL").expect("set DBM_TEST_POSTGRES_URL");
@@ -105,6 +118,34 @@ async fn main() {
     println!(
         "100,000 rows x 5 columns into Rows: best of 5 {:.0} ms",
         best.as_secs_f64() * 1000.0
+    );
+
+    // Streaming keeps memory flat; collecting holds every row. Peak RSS only grows, so the
+    // stream is measured first.
+    let big = "SELECT g AS id, g * 2 AS twice, 'name ' || g AS name, (g % 2 = 0) AS even FROM generate_series(1, 1000000) AS g";
+    let base = peak_rss_mb();
+    let started = Instant::now();
+    let mut stream = db.query_stream(big, &Params::new()).await.expect("stream");
+    let mut n = 0u64;
+    while let Some(row) = stream.next().await {
+        row.expect("row");
+        n += 1;
+    }
+    assert_eq!(n, 1_000_000);
+    let streamed = started.elapsed();
+    let after_stream = peak_rss_mb();
+    let started = Instant::now();
+    let rows = db.query(big, &Params::new()).await.expect("rows");
+    assert_eq!(rows.len(), 1_000_000);
+    let collected = started.elapsed();
+    let after_collect = peak_rss_mb();
+    drop(rows);
+    println!(
+        "1,000,000 rows x 4 columns: streamed {:.0} ms (peak RSS +{:.0} MB), collected {:.0} ms (peak RSS +{:.0} MB)",
+        streamed.as_secs_f64() * 1000.0,
+        after_stream - base,
+        collected.as_secs_f64() * 1000.0,
+        after_collect - after_stream,
     );
     db.close().await;
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dbm_core::{
-    Canceller, Column, Columns, Connection, Dialect, Error, ErrorKind, Result, Rows, Value,
-    async_trait,
+    BoxRowStream, Canceller, Column, Columns, Connection, Dialect, Error, ErrorKind, Result, Row,
+    Rows, Value, async_trait,
 };
 use sqlx::{
     AssertSqlSafe, Column as _, Connection as _, Executor, Row as _, SqlSafeStr, Statement as _,
@@ -240,6 +240,28 @@ impl PgConnection {
         Ok(out)
     }
 
+    /// Prepares and binds; returns the arguments and the result's columns.
+    async fn prepare_stream(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+    ) -> Result<(sqlx::postgres::PgArguments, Columns)> {
+        use sqlx::Arguments as _;
+        let (stmt, binds) = self.prepare_bound(sql, values).await?;
+        let columns = Columns::new(
+            stmt.columns()
+                .iter()
+                .map(|c| Column::new(c.name(), c.type_info().name()))
+                .collect(),
+        );
+        let mut args = sqlx::postgres::PgArguments::default();
+        for b in binds {
+            args.add(b)
+                .map_err(|e| Error::parameter(format!("cannot encode a parameter: {e}")))?;
+        }
+        Ok((args, columns))
+    }
+
     async fn run_execute(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
         let (stmt, binds) = self.prepare_bound(sql, values).await?;
         let mut q = stmt.query();
@@ -330,6 +352,69 @@ impl Connection for PgConnection {
         let r = guarded!(self, self.run_query(sql, values).await);
         self.track(sql, r.is_ok());
         r
+    }
+
+    fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {
+        use futures_util::StreamExt;
+        let this = self;
+        let start = async move {
+            this.busy = true;
+            let (args, columns) = match this.prepare_stream(sql, values).await {
+                Ok(p) => p,
+                Err(e) => {
+                    this.busy = false;
+                    return futures_util::stream::iter(vec![Err(e)]).left_stream();
+                }
+            };
+            let PgConnection {
+                conn,
+                busy,
+                broken,
+                options,
+                ..
+            } = this;
+            let options = options.clone();
+            let rows = sqlx::query_with(sql_str(sql), args).fetch(conn);
+            // `busy` stays set until the last row: a stream dropped midway leaves the
+            // connection marked, so the pool closes it (and its Drop cancels the statement).
+            let state = (rows, columns, busy, broken, options);
+            futures_util::stream::unfold(Some(state), |state| async move {
+                let (mut rows, columns, busy, broken, options) = state?;
+                match rows.next().await {
+                    Some(Ok(row)) => {
+                        let mut vals = Vec::with_capacity(columns.len());
+                        for (i, col) in columns.as_slice().iter().enumerate() {
+                            let decoded = row
+                                .try_get_raw(i)
+                                .map_err(|e| map_err(e, &options))
+                                .and_then(|raw| decode(raw, col.name()));
+                            match decoded {
+                                Ok(v) => vals.push(v),
+                                Err(e) => return Some((Err(e), None)),
+                            }
+                        }
+                        let row = Row::new(columns.clone(), vals);
+                        Some((Ok(row), Some((rows, columns, busy, broken, options))))
+                    }
+                    Some(Err(e)) => {
+                        let err = map_err(e, &options);
+                        if err.kind() == ErrorKind::Connection {
+                            *broken = true;
+                        }
+                        drop(rows);
+                        *busy = false;
+                        Some((Err(err), None))
+                    }
+                    None => {
+                        drop(rows);
+                        *busy = false;
+                        None
+                    }
+                }
+            })
+            .right_stream()
+        };
+        futures_util::stream::once(start).flatten().boxed()
     }
 
     async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {

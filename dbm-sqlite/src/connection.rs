@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dbm_core::{
-    Canceller, Column, Columns, Connection, Dialect, Error, ErrorKind, Result, Rows, Value,
-    async_trait,
+    BoxRowStream, Canceller, Column, Columns, Connection, Dialect, Error, ErrorKind, Result, Row,
+    Rows, Value, async_trait,
 };
 use rusqlite::InterruptHandle;
 
@@ -161,6 +161,45 @@ fn run_query(c: &rusqlite::Connection, sql: &str, values: &[Value]) -> Result<Ro
     Ok(out)
 }
 
+/// Sends rows into `tx` as they are read; stops quietly when the receiver is gone.
+fn stream_rows(
+    c: &rusqlite::Connection,
+    sql: &str,
+    values: &[Value],
+    tx: &tokio::sync::mpsc::Sender<Result<Row>>,
+) -> Result<()> {
+    let mut stmt = prepare_and_bind(c, sql, values)?;
+    let columns: Vec<Column> = stmt
+        .columns()
+        .iter()
+        .map(|col| Column::new(col.name(), col.decl_type().unwrap_or("")))
+        .collect();
+    let decl: Vec<String> = columns.iter().map(|c| c.type_name().to_owned()).collect();
+    let columns = Columns::new(columns);
+    let mut rows = stmt.raw_query();
+    while let Some(row) = rows.next().map_err(map_err)? {
+        let mut vals = Vec::with_capacity(decl.len());
+        for (i, d) in decl.iter().enumerate() {
+            vals.push(from_sqlite(row.get_ref(i).map_err(map_err)?, d));
+        }
+        if tx
+            .blocking_send(Ok(Row::new(columns.clone(), vals)))
+            .is_err()
+        {
+            return Ok(()); // the reader dropped the stream
+        }
+    }
+    Ok(())
+}
+
+struct StreamState<'a> {
+    rx: tokio::sync::mpsc::Receiver<Result<Row>>,
+    worker: Option<tokio::task::JoinHandle<rusqlite::Connection>>,
+    guard: InterruptOnDrop,
+    slot: &'a mut Option<rusqlite::Connection>,
+    broken: &'a mut bool,
+}
+
 fn run_execute(c: &rusqlite::Connection, sql: &str, values: &[Value]) -> Result<u64> {
     let before = c.total_changes();
     let mut stmt = prepare_and_bind(c, sql, values)?;
@@ -185,6 +224,50 @@ impl Connection for SqliteConnection {
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
         let (sql, values) = (sql.to_owned(), values.to_vec());
         self.with_conn(move |c| run_query(c, &sql, &values)).await
+    }
+
+    fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {
+        use futures_util::StreamExt;
+        let Some(conn) = self.inner.take() else {
+            let e = Error::new(
+                ErrorKind::Connection,
+                "the connection was lost by an earlier cancelled operation",
+            );
+            return Box::pin(futures_util::stream::iter(vec![Err(e)]));
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let (sql, values) = (sql.to_owned(), values.to_vec());
+        let worker = tokio::task::spawn_blocking(move || {
+            if let Err(e) = stream_rows(&conn, &sql, &values, &tx) {
+                let _ = tx.blocking_send(Err(e));
+            }
+            conn
+        });
+        let state = StreamState {
+            rx,
+            worker: Some(worker),
+            // Dropping the stream early interrupts the statement; the connection is then
+            // never put back, so the pool closes it.
+            guard: InterruptOnDrop(Some(self.interrupt.clone())),
+            slot: &mut self.inner,
+            broken: &mut self.broken,
+        };
+        futures_util::stream::unfold(state, |mut st| async move {
+            let item = st.rx.recv().await;
+            // After the last row, or an error (the worker stops after sending it), take the
+            // connection back.
+            if item.as_ref().is_none_or(Result::is_err)
+                && let Some(worker) = st.worker.take()
+            {
+                match worker.await {
+                    Ok(conn) => *st.slot = Some(conn),
+                    Err(_) => *st.broken = true,
+                }
+                st.guard.0.take();
+            }
+            item.map(|item| (item, st))
+        })
+        .boxed()
     }
 
     async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {

@@ -12,4 +12,5 @@ dbm_testing::conformance_suite!(
     concurrent_migrators,
     cancellation_leaks_nothing,
     manual_begin_is_not_pooled,
+    streaming,
 );

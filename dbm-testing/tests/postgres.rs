@@ -513,3 +513,31 @@ async fn connections_killed_by_the_server_are_replaced_and_counted_invalid() {
     assert!(s.invalid >= 1, "{s:?}");
     assert!(s.connections_created >= 4, "{s:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_a_stream_stops_the_query_on_the_server() {
+    let t = pg_or_skip!();
+    let sql = "SELECT generate_series(1, 500000000) AS dbm_stream_probe";
+    let mut rows = t.db.query_stream(sql, &Params::new()).await.unwrap();
+    for _ in 0..5 {
+        rows.next().await.unwrap().unwrap();
+    }
+    drop(rows);
+    let probe = "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT generate_series(1, 500000000) AS dbm_stream_probe%'";
+    let mut running = -1;
+    for _ in 0..40 {
+        running =
+            t.db.query(probe, &Params::new())
+                .await
+                .unwrap()
+                .first()
+                .unwrap()
+                .get("n")
+                .unwrap();
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(running, 0, "the streamed query still runs on the server");
+}

@@ -39,8 +39,8 @@ pub use secrecy::{ExposeSecret, SecretString};
 
 pub use dbm_core::{
     Backend, Column, Columns, Connection, Database, Decimal, Error, ErrorCode, ErrorKind,
-    FromValue, Params, PoolConfig, PoolStatus, Result, RetryPolicy, Row, Rows, Statement,
-    Transaction, Value, params,
+    FromValue, Params, PoolConfig, PoolStatus, Result, RetryPolicy, Row, RowStream, Rows,
+    Statement, Transaction, Value, params,
 };
 pub use dbm_migrate::{
     MigrateReport, MigrationInfo, MigrationState, MigrationStatus, Migrator, RepairReport, Version,

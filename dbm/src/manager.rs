@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use dbm_core::{
-    Backend, Database, Error, Params, PoolConfig, PoolStatus, Result, Rows, Statement, Transaction,
+    Backend, Database, Error, Params, PoolConfig, PoolStatus, Result, RowStream, Rows, Statement,
+    Transaction,
 };
 use dbm_migrate::{MigrateReport, MigrationStatus, Migrator, RepairReport, Version};
 use secrecy::ExposeSecret;
@@ -267,6 +268,12 @@ impl DatabaseManager {
     /// Runs a query and returns its rows in the standard format.
     pub async fn execute_query(&self, sql: &str, params: &Params) -> Result<Rows> {
         self.inner.db.query(sql, params).await
+    }
+
+    /// Streams the rows of a query as they arrive (for results too large to collect); the
+    /// stream holds one pooled connection until its end or until it is dropped.
+    pub async fn execute_query_stream(&self, sql: &str, params: &Params) -> Result<RowStream> {
+        self.inner.db.query_stream(sql, params).await
     }
 
     /// Runs a statement (committed on success) and returns the rows it changed.
