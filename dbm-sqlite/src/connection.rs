@@ -140,34 +140,14 @@ fn prepare_and_bind<'c>(
     Ok(stmt)
 }
 
-fn run_query(c: &rusqlite::Connection, sql: &str, values: &[Value]) -> Result<Rows> {
-    let mut stmt = prepare_and_bind(c, sql, values)?;
-    let columns: Vec<Column> = stmt
-        .columns()
-        .iter()
-        .map(|col| Column::new(col.name(), col.decl_type().unwrap_or("")))
-        .collect();
-    let decl: Vec<String> = columns.iter().map(|c| c.type_name().to_owned()).collect();
-    let n = columns.len();
-    let mut out = Rows::new(Columns::new(columns));
-    let mut rows = stmt.raw_query();
-    while let Some(row) = rows.next().map_err(map_err)? {
-        let mut vals = Vec::with_capacity(n);
-        for (i, d) in decl.iter().enumerate() {
-            vals.push(from_sqlite(row.get_ref(i).map_err(map_err)?, d));
-        }
-        out.push(vals);
-    }
-    Ok(out)
-}
-
-/// Sends rows into `tx` as they are read; stops quietly when the receiver is gone.
-fn stream_rows(
+/// Runs a query and hands each row's values to `each` until it returns false; returns the
+/// result's columns.
+fn for_each_row(
     c: &rusqlite::Connection,
     sql: &str,
     values: &[Value],
-    tx: &tokio::sync::mpsc::Sender<Result<Row>>,
-) -> Result<()> {
+    mut each: impl FnMut(&Columns, Vec<Value>) -> bool,
+) -> Result<Columns> {
     let mut stmt = prepare_and_bind(c, sql, values)?;
     let columns: Vec<Column> = stmt
         .columns()
@@ -182,14 +162,38 @@ fn stream_rows(
         for (i, d) in decl.iter().enumerate() {
             vals.push(from_sqlite(row.get_ref(i).map_err(map_err)?, d));
         }
-        if tx
-            .blocking_send(Ok(Row::new(columns.clone(), vals)))
-            .is_err()
-        {
-            return Ok(()); // the reader dropped the stream
+        if !each(&columns, vals) {
+            break;
         }
     }
-    Ok(())
+    Ok(columns)
+}
+
+fn run_query(c: &rusqlite::Connection, sql: &str, values: &[Value]) -> Result<Rows> {
+    let mut all = Vec::new();
+    let columns = for_each_row(c, sql, values, |_, vals| {
+        all.push(vals);
+        true
+    })?;
+    let mut out = Rows::new(columns);
+    for vals in all {
+        out.push(vals);
+    }
+    Ok(out)
+}
+
+/// Sends rows into `tx` as they are read; stops quietly when the receiver is gone.
+fn stream_rows(
+    c: &rusqlite::Connection,
+    sql: &str,
+    values: &[Value],
+    tx: &tokio::sync::mpsc::Sender<Result<Row>>,
+) -> Result<()> {
+    for_each_row(c, sql, values, |columns, vals| {
+        tx.blocking_send(Ok(Row::new(columns.clone(), vals)))
+            .is_ok()
+    })
+    .map(|_| ())
 }
 
 struct StreamState<'a> {
