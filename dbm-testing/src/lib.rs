@@ -5,6 +5,8 @@
 //!   afterwards, so tests run in parallel and never touch data they did not create).
 //! - [`conformance`]: the behaviour suite every driver runs, and [`conformance_suite!`] to
 //!   declare it as tests.
+//! - [`MockDatabase`] and [`MockConnection`]: mockall mocks of the core traits, for unit
+//!   tests of code that depends on `dbm-core` alone (never a substitute for driver tests).
 //!
 //! ```
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
@@ -18,8 +20,10 @@
 
 pub mod conformance;
 mod fixture;
+mod mocks;
 
 pub use fixture::{POSTGRES_URL_VAR, TestDb, postgres_options, postgres_password};
+pub use mocks::{MockConnection, MockDatabase};
 
 /// The pool settings fixtures use unless a test asks otherwise.
 pub fn default_pool() -> dbm_core::PoolConfig {
