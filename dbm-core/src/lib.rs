@@ -39,7 +39,7 @@ pub use dialect::{Backend, Dialect};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use lex::SqlSyntax;
 pub use params::{BoundSql, Params, PlaceholderStyle, bind_named};
-pub use pool::{ManageConnection, Pool, PoolConfig, PoolStatus, PooledConnection};
+pub use pool::{ManageConnection, Metric, Pool, PoolConfig, PoolStatus, PooledConnection};
 pub use retry::{RetryPolicy, retry};
 pub use row::{Column, ColumnIndex, Columns, Row, Rows};
 pub use script::{ScriptSplit, ScriptStatement, split_script};

@@ -23,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, ErrorKind, Result};
 
-pub use status::{PoolConfig, PoolStatus};
+pub use status::{Metric, PoolConfig, PoolStatus};
 
 /// How a driver opens, checks and judges its connections.
 #[async_trait]

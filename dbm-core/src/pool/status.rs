@@ -147,3 +147,139 @@ impl fmt::Display for PoolStatus {
         )
     }
 }
+
+/// One metric reading, named after the OpenTelemetry database client conventions
+/// (`db.client.connection.*`); dbm's extra counters use `dbm.pool.*`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metric {
+    /// The metric name, e.g. `db.client.connection.count`.
+    pub name: &'static str,
+    /// The unit (`{connection}`, `{request}`, `{timeout}`, `ms`).
+    pub unit: &'static str,
+    /// The reading.
+    pub value: f64,
+    /// Attributes: always `db.client.connection.pool.name`, plus
+    /// `db.client.connection.state` (`idle` / `used`) for the connection count.
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+impl PoolStatus {
+    /// The status as metric readings for an exporter (Prometheus, OTLP, logs).
+    ///
+    /// ```
+    /// use dbm_core::PoolConfig;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # struct M;
+    /// # #[async_trait::async_trait]
+    /// # impl dbm_core::ManageConnection for M {
+    /// #     type Connection = ();
+    /// #     async fn connect(&self) -> dbm_core::Result<()> { Ok(()) }
+    /// #     async fn ping(&self, _: &mut ()) -> dbm_core::Result<()> { Ok(()) }
+    /// #     fn must_discard(&self, _: &()) -> bool { false }
+    /// # }
+    /// let pool = dbm_core::Pool::new(M, PoolConfig::new("app").pool_size(2));
+    /// let held = pool.get().await.unwrap();
+    /// let metrics = pool.status().metrics();
+    /// let used = metrics
+    ///     .iter()
+    ///     .find(|m| m.name == "db.client.connection.count" && m.attributes.contains(&("db.client.connection.state", "used".into())))
+    ///     .unwrap();
+    /// assert_eq!(used.value, 1.0);
+    /// # drop(held);
+    /// # });
+    /// ```
+    pub fn metrics(&self) -> Vec<Metric> {
+        let pool = || vec![("db.client.connection.pool.name", self.name.clone())];
+        let with_state = |state: &str| {
+            let mut a = pool();
+            a.push(("db.client.connection.state", state.to_owned()));
+            a
+        };
+        let m = |name, unit, value: f64, attributes| Metric {
+            name,
+            unit,
+            value,
+            attributes,
+        };
+        vec![
+            m(
+                "db.client.connection.count",
+                "{connection}",
+                f64::from(self.checked_in),
+                with_state("idle"),
+            ),
+            m(
+                "db.client.connection.count",
+                "{connection}",
+                f64::from(self.checked_out),
+                with_state("used"),
+            ),
+            m(
+                "db.client.connection.idle.max",
+                "{connection}",
+                f64::from(self.pool_size),
+                pool(),
+            ),
+            m(
+                "db.client.connection.max",
+                "{connection}",
+                self.max_connections.map_or(-1.0, f64::from),
+                pool(),
+            ),
+            m(
+                "db.client.connection.pending_requests",
+                "{request}",
+                f64::from(self.waiting),
+                pool(),
+            ),
+            m(
+                "db.client.connection.timeouts",
+                "{timeout}",
+                self.checkout_timeouts as f64,
+                pool(),
+            ),
+            m(
+                "dbm.pool.wait_time.total",
+                "ms",
+                self.wait_time_total_ms,
+                pool(),
+            ),
+            m(
+                "dbm.pool.wait_time.max",
+                "ms",
+                self.wait_time_max_ms,
+                pool(),
+            ),
+            m(
+                "dbm.pool.connections.created",
+                "{connection}",
+                self.connections_created as f64,
+                pool(),
+            ),
+            m(
+                "dbm.pool.connections.closed",
+                "{connection}",
+                self.connections_closed as f64,
+                pool(),
+            ),
+            m(
+                "dbm.pool.connections.invalid",
+                "{connection}",
+                self.invalid as f64,
+                pool(),
+            ),
+            m(
+                "dbm.pool.checkouts",
+                "{checkout}",
+                self.checkouts as f64,
+                pool(),
+            ),
+            m(
+                "dbm.pool.utilization",
+                "%",
+                self.utilization_percent,
+                pool(),
+            ),
+        ]
+    }
+}
