@@ -47,7 +47,13 @@ impl SqliteManager {
             c.busy_timeout(o.busy_timeout)?;
             c.pragma_update(None, "foreign_keys", o.foreign_keys)?;
             if o.wal && !o.read_only && o.path().is_some() {
-                c.pragma_update(None, "journal_mode", "WAL")?;
+                // WAL is a property of the file: switch only when it is not WAL yet.
+                let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    c.pragma_update_and_check(None, "journal_mode", "WAL", |r| {
+                        r.get::<_, String>(0)
+                    })?;
+                }
                 c.pragma_update(None, "synchronous", "NORMAL")?;
             }
             Ok(())
@@ -98,22 +104,38 @@ impl ManageConnection for SqliteManager {
                 .with_hint("check that the directory exists and is writable")
             })?;
         }
-        let inner = self.inner.clone();
-        let conn = tokio::task::spawn_blocking(move || r2d2::ManageConnection::connect(&*inner))
-            .await
-            .map_err(|e| Error::new(ErrorKind::Other, format!("SQLite open failed: {e}")))?
-            .map_err(|e| {
-                let err = map_err(e);
-                let kind = if err.kind() == ErrorKind::Timeout {
-                    ErrorKind::Timeout
-                } else {
-                    ErrorKind::Connection
-                };
-                err.with_kind(kind)
-                    .context(format!("cannot open {}", self.options))
-                    .with_operation("connect")
-            })?;
-        Ok(SqliteConnection::new(conn, self.lock_path()))
+        // Opening runs PRAGMAs; switching a new file to WAL needs a moment of exclusive
+        // access, and SQLite answers BUSY there without calling the busy handler. Retry
+        // within the busy timeout, as the busy handler would.
+        let started = std::time::Instant::now();
+        loop {
+            let inner = self.inner.clone();
+            let opened =
+                tokio::task::spawn_blocking(move || r2d2::ManageConnection::connect(&*inner))
+                    .await
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Other, format!("SQLite open failed: {e}"))
+                    })?;
+            match opened {
+                Ok(conn) => return Ok(SqliteConnection::new(conn, self.lock_path())),
+                Err(e) => {
+                    let err = map_err(e);
+                    if err.is_transient() && started.elapsed() < self.options.busy_timeout {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    let kind = if err.kind() == ErrorKind::Timeout {
+                        ErrorKind::Timeout
+                    } else {
+                        ErrorKind::Connection
+                    };
+                    return Err(err
+                        .with_kind(kind)
+                        .context(format!("cannot open {}", self.options))
+                        .with_operation("connect"));
+                }
+            }
+        }
     }
 
     async fn ping(&self, conn: &mut SqliteConnection) -> Result<()> {

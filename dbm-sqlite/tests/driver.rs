@@ -238,3 +238,33 @@ async fn concurrent_writers_wait_on_the_busy_timeout() {
         .unwrap();
     assert_eq!(n.first().unwrap().get::<i64>("n").unwrap(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_file_opened_by_many_pools_at_once() {
+    // Regression: the first connections switch a new file to WAL; others opening at that
+    // moment got SQLITE_BUSY from the open itself, which the busy handler does not cover.
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.db");
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let path = path.clone();
+            tasks.push(tokio::spawn(async move {
+                let db = dbm_sqlite::open(
+                    "lite",
+                    SqliteOptions::file(&path),
+                    PoolConfig::new("lite").pool_size(1),
+                );
+                db.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)", &Params::new())
+                    .await?;
+                db.execute("INSERT INTO t VALUES (:x)", &params! { "x" => i })
+                    .await
+            }));
+        }
+        for t in tasks {
+            t.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        }
+    }
+}
