@@ -265,10 +265,10 @@ fn no_secret_appears_in_logs_errors_json_or_cli_output() {
         .block_on(scenarios(&mut outputs));
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // The subscriber saw the run: the failed operations' debug events are there.
     assert!(
-        logs.len() > 1000,
-        "the subscriber captured the run: {} bytes",
-        logs.len()
+        logs.contains("database operation failed"),
+        "nothing captured:\n{logs}"
     );
     let mut secrets = vec![
         SECRET.to_owned(),
