@@ -288,12 +288,8 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
     };
     let url_text = url.expose_secret().to_owned();
     note("url", redact_url(&url_text), Some(&url_origin));
-    let place = |o: &Origin| match o {
-        Origin::Variable(v) => format!("set by {v}"),
-        other => format!("{other}, environment `{}`", c.environment),
-    };
     let detected = detect_backend(&url_text).map_err(|e| {
-        Error::config(format!("{} ({})", e.message(), place(&url_origin)))
+        Error::config(format!("{} ({})", e.message(), c.origin_note(&url_origin)))
             .with_operation("configure")
             .with_hint(e.hint().unwrap_or_default().to_owned())
     })?;
@@ -465,10 +461,7 @@ fn validate_url(d: &DatabaseConfig, origin: &Origin, c: &Config) -> Result<()> {
         _ => Ok(()),
     };
     parsed.map_err(|e| {
-        let where_ = match origin {
-            Origin::Variable(v) => format!("set by {v}"),
-            o => format!("{o}, environment `{}`", c.environment),
-        };
+        let where_ = c.origin_note(origin);
         Error::config(format!(
             "the url of `{}` is invalid: {} ({where_})",
             d.name,

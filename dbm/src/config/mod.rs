@@ -297,14 +297,20 @@ impl Config {
     }
 
     /// Describes where `key` was set, for error messages.
+    /// Where a value came from, with the environment, for error messages.
+    pub(crate) fn origin_note(&self, origin: &Origin) -> String {
+        match origin {
+            Origin::Variable(v) => format!("set by {v}"),
+            o => format!("{o}, environment `{}`", self.environment),
+        }
+    }
+
+    /// Describes where `key` was set and how to override it, for error messages.
     fn place(&self, key: &str, entry: Option<&Entry>) -> String {
         let var = override_var(key);
         match entry.map(|e| &e.origin) {
-            Some(Origin::Variable(v)) => format!("set by {v}"),
-            Some(o) => format!(
-                "{o}, environment `{}`; override with {var}",
-                self.environment
-            ),
+            Some(o @ Origin::Variable(_)) => self.origin_note(o),
+            Some(o) => format!("{}; override with {var}", self.origin_note(o)),
             None => format!(
                 "environment `{}`; set it in dbm.toml or with {var}",
                 self.environment
