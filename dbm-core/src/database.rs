@@ -129,6 +129,29 @@ where
     }
 }
 
+impl<M> PooledDatabase<M>
+where
+    M: ManageConnection,
+    M::Connection: Connection,
+{
+    async fn rows(&self, sql: &str, params: &Params, timeout: Option<Duration>) -> Result<Rows> {
+        match self.run("query", Work::Query, sql, params, timeout).await? {
+            Output::Rows(rows) => Ok(rows),
+            Output::Affected(_) => unreachable!("query returns rows"),
+        }
+    }
+
+    async fn affected(&self, sql: &str, params: &Params, timeout: Option<Duration>) -> Result<u64> {
+        match self
+            .run("execute", Work::Execute, sql, params, timeout)
+            .await?
+        {
+            Output::Affected(n) => Ok(n),
+            Output::Rows(_) => unreachable!("execute returns a count"),
+        }
+    }
+}
+
 /// Runs `fut`; past `timeout`, drops it and cancels the statement through `canceller`.
 async fn run_with_timeout<T>(
     fut: impl Future<Output = Result<T>>,
@@ -184,29 +207,11 @@ where
     }
 
     async fn query(&self, sql: &str, params: &Params) -> Result<Rows> {
-        match self
-            .run("query", Work::Query, sql, params, self.statement_timeout)
-            .await?
-        {
-            Output::Rows(rows) => Ok(rows),
-            Output::Affected(_) => unreachable!("query returns rows"),
-        }
+        self.rows(sql, params, self.statement_timeout).await
     }
 
     async fn execute(&self, sql: &str, params: &Params) -> Result<u64> {
-        match self
-            .run(
-                "execute",
-                Work::Execute,
-                sql,
-                params,
-                self.statement_timeout,
-            )
-            .await?
-        {
-            Output::Affected(n) => Ok(n),
-            Output::Rows(_) => unreachable!("execute returns a count"),
-        }
+        self.affected(sql, params, self.statement_timeout).await
     }
 
     async fn query_stream(&self, sql: &str, params: &Params) -> Result<RowStream> {
@@ -246,13 +251,7 @@ where
         params: &Params,
         timeout: Duration,
     ) -> Result<Rows> {
-        match self
-            .run("query", Work::Query, sql, params, Some(timeout))
-            .await?
-        {
-            Output::Rows(rows) => Ok(rows),
-            Output::Affected(_) => unreachable!("query returns rows"),
-        }
+        self.rows(sql, params, Some(timeout)).await
     }
 
     async fn execute_with_timeout(
@@ -261,13 +260,7 @@ where
         params: &Params,
         timeout: Duration,
     ) -> Result<u64> {
-        match self
-            .run("execute", Work::Execute, sql, params, Some(timeout))
-            .await?
-        {
-            Output::Affected(n) => Ok(n),
-            Output::Rows(_) => unreachable!("execute returns a count"),
-        }
+        self.affected(sql, params, Some(timeout)).await
     }
 
     async fn transaction(&self, statements: &[Statement]) -> Result<Vec<u64>> {
