@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dbm_core::{
@@ -38,6 +39,9 @@ pub struct PgConnection {
     broken: bool,
     in_tx: bool,
     locked: bool,
+    /// Set by this connection's canceller once it sent a cancel, so that dropping the
+    /// connection does not send a second one for the same statement.
+    cancel_sent: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for PgConnection {
@@ -55,6 +59,7 @@ impl fmt::Debug for PgConnection {
 pub struct PgCanceller {
     pid: i32,
     options: Arc<PgOptions>,
+    sent: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for PgCanceller {
@@ -79,8 +84,11 @@ impl Canceller for PgCanceller {
             Ok::<(), Error>(())
         }
         .await;
-        if let Err(e) = result {
-            tracing::warn!(pid = self.pid, error = %e, "could not cancel the statement on the server");
+        match result {
+            Ok(()) => self.sent.store(true, Ordering::SeqCst),
+            Err(e) => {
+                tracing::warn!(pid = self.pid, error = %e, "could not cancel the statement on the server")
+            }
         }
     }
 }
@@ -130,7 +138,16 @@ impl PgConnection {
             broken: false,
             in_tx: false,
             locked: false,
+            cancel_sent: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    fn canceller_for_pid(&self) -> PgCanceller {
+        PgCanceller {
+            pid: self.pid,
+            options: self.options.clone(),
+            sent: self.cancel_sent.clone(),
+        }
     }
 
     /// The server process id of this connection.
@@ -286,14 +303,11 @@ impl Drop for PgConnection {
     /// A connection dropped mid-statement (its task was cancelled) would leave the server
     /// running the statement, holding its locks, until it ends: cancel it on the server.
     fn drop(&mut self) {
-        if !self.busy {
+        if !self.busy || self.cancel_sent.load(Ordering::SeqCst) {
             return;
         }
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let canceller = PgCanceller {
-                pid: self.pid,
-                options: self.options.clone(),
-            };
+            let canceller = self.canceller_for_pid();
             handle.spawn(async move { canceller.cancel().await });
         }
     }
@@ -335,6 +349,7 @@ fn transaction_effect(sql: &str) -> Option<bool> {
 /// Marks the connection busy for the duration of one call; a dropped future leaves it set.
 macro_rules! guarded {
     ($self:ident, $call:expr) => {{
+        $self.cancel_sent.store(false, Ordering::SeqCst);
         $self.busy = true;
         let r = $call;
         $self.busy = false;
@@ -358,6 +373,7 @@ impl Connection for PgConnection {
         use futures_util::StreamExt;
         let this = self;
         let start = async move {
+            this.cancel_sent.store(false, Ordering::SeqCst);
             this.busy = true;
             let (args, columns) = match this.prepare_stream(sql, values).await {
                 Ok(p) => p,
@@ -502,10 +518,7 @@ impl Connection for PgConnection {
     }
 
     fn canceller(&self) -> Option<Arc<dyn Canceller>> {
-        Some(Arc::new(PgCanceller {
-            pid: self.pid,
-            options: self.options.clone(),
-        }))
+        Some(Arc::new(self.canceller_for_pid()))
     }
 
     fn in_transaction(&self) -> bool {
