@@ -19,41 +19,20 @@ use dbm_postgres::PgOptions;
 const TASKS: usize = 8;
 const RUN: Duration = Duration::from_secs(5);
 
-async fn dbm_select1(db: Arc<dyn Database>) -> f64 {
+/// Queries per second of `op`, run back to back from `TASKS` tasks for `RUN`.
+async fn throughput<F, Fut>(op: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..TASKS {
-        let db = db.clone();
+        let op = op.clone();
         handles.push(tokio::spawn(async move {
             let mut n = 0u64;
             while started.elapsed() < RUN {
-                db.query("SELECT 1 AS one", &Params::new())
-                    .await
-                    .expect("query");
-                n += 1;
-            }
-            n
-        }));
-    }
-    let mut total = 0;
-    for h in handles {
-        total += h.await.expect("task");
-    }
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
-async fn sqlx_select1(pool: sqlx::PgPool) -> f64 {
-    let started = Instant::now();
-    let mut handles = Vec::new();
-    for _ in 0..TASKS {
-        let pool = pool.clone();
-        handles.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while started.elapsed() < RUN {
-                let _: i32 = sqlx::query_scalar("SELECT 1")
-                    .fetch_one(&pool)
-                    .await
-                    .expect("query");
+                op().await;
                 n += 1;
             }
             n
@@ -92,14 +71,33 @@ async fn main() {
             .max_overflow(0),
     ));
     db.query("SELECT 1", &Params::new()).await.expect("connect");
-    let dbm_qps = dbm_select1(db.clone()).await;
+    let dbm_db = db.clone();
+    let dbm_qps = throughput(move || {
+        let db = dbm_db.clone();
+        async move {
+            db.query("SELECT 1 AS one", &Params::new())
+                .await
+                .expect("query");
+        }
+    })
+    .await;
 
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(TASKS as u32)
         .connect(&url)
         .await
         .expect("sqlx pool");
-    let sqlx_qps = sqlx_select1(pool.clone()).await;
+    let sqlx_pool = pool.clone();
+    let sqlx_qps = throughput(move || {
+        let pool = sqlx_pool.clone();
+        async move {
+            let _: i32 = sqlx::query_scalar("SELECT 1")
+                .fetch_one(&pool)
+                .await
+                .expect("query");
+        }
+    })
+    .await;
     pool.close().await;
 
     println!("SELECT 1, {TASKS} tasks, {} s each:", RUN.as_secs());
