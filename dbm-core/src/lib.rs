@@ -37,7 +37,7 @@ pub use connection::{Canceller, Connection, Database, Statement};
 pub use database::PooledDatabase;
 pub use dialect::{Backend, Dialect};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
-pub use lex::SqlSyntax;
+pub use lex::{CompoundRule, SqlSyntax};
 pub use params::{BoundSql, Params, PlaceholderStyle, bind_named};
 pub use pool::{ManageConnection, Metric, Pool, PoolConfig, PoolStatus, PooledConnection};
 pub use retry::{RetryPolicy, retry};

@@ -1,14 +1,19 @@
 //! Splitting SQL scripts (migration files) into the statements or batches a driver runs one
 //! at a time, so that a failure can name the statement and its line.
+//!
+//! The splitter never drops a statement: a piece is left out only when it holds nothing
+//! but the dialect's white space and comments. Anything else, even a lone U+00A0, is sent
+//! to the database, which judges it. It runs in time linear in the script.
 
-use crate::lex::{SqlSyntax, is_ident_char, skip_region};
+use crate::lex::{CompoundRule, SqlSyntax, is_comment_start, is_ident_char, skip_region};
 
 /// How a dialect's scripts are divided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ScriptSplit {
-    /// On `;` outside literals and comments; `CREATE` statements with `BEGIN ... END` or
-    /// `CASE ... END` blocks (SQLite triggers) are kept whole.
+    /// On `;` outside literals and comments, keeping whole the statements the dialect's
+    /// [`CompoundRule`](crate::CompoundRule) describes (SQLite triggers, PostgreSQL
+    /// `BEGIN ATOMIC` bodies).
     Semicolon,
     /// On lines holding only `GO` (SQL Server batches). Each batch runs as one unit.
     GoBatches,
@@ -16,16 +21,37 @@ pub enum ScriptSplit {
 
 /// One statement (or batch) of a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ScriptStatement {
-    /// The statement text, trimmed, without its terminating `;` or `GO` line.
+    /// The statement text, without the dialect's white space at its ends and without its
+    /// terminating `;` or `GO` line. Leading comments are kept (they are part of what runs).
     pub sql: String,
-    /// The 1-based line of the script on which the statement starts.
+    /// The 1-based line of the script on which the statement's code starts (after any
+    /// leading comments).
     pub line: usize,
     /// For `GO n`, how many times the batch runs (1 otherwise).
     pub repeat: u32,
+    /// The byte offset in `sql` where the code starts, after leading comments.
+    pub code_offset: usize,
 }
 
-/// Splits `script` into statements.
+impl ScriptStatement {
+    /// The first line of the statement's code, leading comments (and directives such as
+    /// `-- dbm:no-transaction`) left out: what an error message should quote.
+    ///
+    /// ```
+    /// use dbm_core::{split_script, ScriptSplit, SqlSyntax};
+    /// let s = split_script("-- dbm:no-transaction\n/* why */ CREATE INDEX i\n  ON t (x);", &SqlSyntax::POSTGRES, ScriptSplit::Semicolon);
+    /// assert_eq!(s[0].first_line(), "CREATE INDEX i");
+    /// assert_eq!(s[0].line, 2);
+    /// ```
+    pub fn first_line(&self) -> &str {
+        let code = &self.sql[self.code_offset..];
+        code.lines().next().unwrap_or("").trim_end()
+    }
+}
+
+/// Splits `script` into statements, with the lexical rules of `syntax`.
 ///
 /// ```
 /// use dbm_core::{split_script, ScriptSplit, SqlSyntax};
@@ -33,48 +59,153 @@ pub struct ScriptStatement {
 /// assert_eq!(s.len(), 2);
 /// assert_eq!(s[1].sql, "INSERT INTO t VALUES (';')");
 /// assert_eq!(s[1].line, 3);
+/// // SQLite does not nest comments: the CREATE after this comment is kept.
+/// let s = split_script("/* load /data/*.csv */\nCREATE TABLE staging (x)", &SqlSyntax::SQLITE, ScriptSplit::Semicolon);
+/// assert_eq!(s[0].first_line(), "CREATE TABLE staging (x)");
 /// ```
 pub fn split_script(script: &str, syntax: &SqlSyntax, mode: ScriptSplit) -> Vec<ScriptStatement> {
+    let mut out = Splitter {
+        script,
+        syntax,
+        lines: LineCounter::default(),
+        out: Vec::new(),
+    };
     match mode {
-        ScriptSplit::Semicolon => split_semicolons(script, syntax),
-        ScriptSplit::GoBatches => split_go(script, syntax),
+        ScriptSplit::Semicolon => out.semicolons(),
+        ScriptSplit::GoBatches => out.go_batches(),
+    }
+    out.out
+}
+
+/// Counts lines up to increasing offsets, so the whole script is scanned once.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    line: usize,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, script: &[u8], offset: usize) -> usize {
+        debug_assert!(offset >= self.offset);
+        self.line += script[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line + 1
     }
 }
 
-fn push_statement(
-    out: &mut Vec<ScriptStatement>,
-    script: &str,
-    start: usize,
-    end: usize,
-    repeat: u32,
-) {
-    let piece = &script[start..end];
-    let Some(code) = first_code(piece) else {
-        return; // only whitespace and comments
-    };
-    let line = script[..start + code]
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1;
-    out.push(ScriptStatement {
-        sql: piece.trim().to_owned(),
-        line,
-        repeat,
-    });
+struct Splitter<'a> {
+    script: &'a str,
+    syntax: &'a SqlSyntax,
+    lines: LineCounter,
+    out: Vec<ScriptStatement>,
 }
 
-/// The offset of the first character that is neither white space nor part of a comment.
-fn first_code(sql: &str) -> Option<usize> {
+impl Splitter<'_> {
+    /// Records `script[start..end]` unless it is only white space and comments.
+    fn push(&mut self, start: usize, end: usize, repeat: u32) {
+        let piece = &self.script[start..end];
+        let Some(code) = first_code(piece, self.syntax) else {
+            return;
+        };
+        let line = self.lines.line_at(self.script.as_bytes(), start + code);
+        let sql = self.syntax.trim(piece);
+        let leading = sql.as_ptr() as usize - piece.as_ptr() as usize;
+        self.out.push(ScriptStatement {
+            sql: sql.to_owned(),
+            line,
+            repeat,
+            code_offset: code - leading,
+        });
+    }
+
+    fn semicolons(&mut self) {
+        let b = self.script.as_bytes();
+        let syntax = *self.syntax;
+        let mut start = 0;
+        let mut i = 0;
+        let mut compound = Compound::new(syntax.compound);
+        while i < b.len() {
+            if let Some(end) = skip_region(b, i, &syntax) {
+                if !is_comment_start(b, i) {
+                    compound.token(Token::Other);
+                }
+                i = end;
+                continue;
+            }
+            let c = b[i];
+            if syntax.is_space(c) {
+                i += 1;
+            } else if c == b';' {
+                if compound.token(Token::Semicolon) {
+                    self.push(start, i, 1);
+                    start = i + 1;
+                    compound = Compound::new(syntax.compound);
+                }
+                i += 1;
+            } else if is_ident_char(c) || c == b'$' {
+                let mut end = i + 1;
+                while end < b.len() && (is_ident_char(b[end]) || b[end] == b'$') {
+                    end += 1;
+                }
+                // Numbers and `$1`-style parameters are not words.
+                let token = if c.is_ascii_digit() || c == b'$' {
+                    Token::Other
+                } else {
+                    Token::Word(&b[i..end])
+                };
+                compound.token(token);
+                i = end;
+            } else {
+                compound.token(match c {
+                    b'(' => Token::Open,
+                    b')' => Token::Close,
+                    _ => Token::Other,
+                });
+                i += 1;
+            }
+        }
+        self.push(start, b.len(), 1);
+    }
+
+    fn go_batches(&mut self) {
+        let b = self.script.as_bytes();
+        let syntax = *self.syntax;
+        let mut start = 0;
+        let mut i = 0;
+        let mut line_start = true;
+        while i < b.len() {
+            if line_start && let Some((end, count)) = go_line(b, i, &syntax) {
+                self.push(start, i, count);
+                start = end;
+                i = end;
+                continue;
+            }
+            if let Some(end) = skip_region(b, i, &syntax) {
+                // A region may swallow the newline (line comments do).
+                line_start = b[end - 1] == b'\n';
+                i = end;
+                continue;
+            }
+            line_start = b[i] == b'\n';
+            i += 1;
+        }
+        self.push(start, b.len(), 1);
+    }
+}
+
+/// The offset of the first character that is neither the dialect's white space nor part
+/// of a comment.
+fn first_code(sql: &str, syntax: &SqlSyntax) -> Option<usize> {
     let b = sql.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let comment = (b[i] == b'-' && b.get(i + 1) == Some(&b'-'))
-            || (b[i] == b'/' && b.get(i + 1) == Some(&b'*'));
-        if b[i].is_ascii_whitespace() {
+        if syntax.is_space(b[i]) {
             i += 1;
-        } else if comment {
-            i = skip_region(b, i, &SqlSyntax::POSTGRES).unwrap_or(b.len());
+        } else if is_comment_start(b, i) {
+            i = skip_region(b, i, syntax).unwrap_or(b.len());
         } else {
             return Some(i);
         }
@@ -82,179 +213,147 @@ fn first_code(sql: &str) -> Option<usize> {
     None
 }
 
-fn split_semicolons(script: &str, syntax: &SqlSyntax) -> Vec<ScriptStatement> {
-    let b = script.as_bytes();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    let mut first_word: Option<String> = None;
-    let mut depth: i32 = 0;
-    while i < b.len() {
-        if let Some(end) = skip_region(b, i, syntax) {
-            i = end;
-            continue;
-        }
-        let c = b[i];
-        if c.is_ascii_alphabetic() && (i == 0 || !is_ident_char(b[i - 1])) {
-            let mut end = i;
-            while end < b.len() && is_ident_char(b[end]) {
-                end += 1;
-            }
-            let word = script[i..end].to_ascii_uppercase();
-            match &first_word {
-                None => first_word = Some(word),
-                Some(first) if first == "CREATE" => match word.as_str() {
-                    "BEGIN" | "CASE" => depth += 1,
-                    "END" => depth -= 1,
-                    _ => {}
-                },
-                Some(_) => {}
-            }
-            i = end;
-            continue;
-        }
-        if c == b';' && depth <= 0 {
-            push_statement(&mut out, script, start, i, 1);
-            start = i + 1;
-            first_word = None;
-            depth = 0;
-        }
-        i += 1;
-    }
-    push_statement(&mut out, script, start, b.len(), 1);
-    out
-}
-
-/// If the line starting at `i` is a `GO [count]` separator, its end and the count.
-fn go_line(b: &[u8], i: usize) -> Option<(usize, u32)> {
+/// If the line starting at `i` is a `GO [count]` separator (optionally followed by a `--`
+/// comment), its end and the count.
+fn go_line(b: &[u8], i: usize, syntax: &SqlSyntax) -> Option<(usize, u32)> {
     let end = b[i..]
         .iter()
         .position(|&x| x == b'\n')
         .map_or(b.len(), |p| i + p);
-    let line = std::str::from_utf8(&b[i..end]).ok()?;
-    let line = match line.find("--") {
-        Some(p) => &line[..p],
-        None => line,
-    };
-    let mut words = line.split_whitespace();
+    let mut line = &b[i..end];
+    if let Some(p) = line.windows(2).position(|w| w == b"--") {
+        line = &line[..p];
+    }
+    let mut words = line
+        .split(|&c| syntax.is_space(c))
+        .filter(|w| !w.is_empty());
     let go = words.next()?;
-    if !go.eq_ignore_ascii_case("GO") {
+    if !go.eq_ignore_ascii_case(b"GO") {
         return None;
     }
     let count = match words.next() {
         None => 1,
-        Some(n) => n.parse().ok()?,
+        Some(n) => std::str::from_utf8(n).ok()?.parse().ok()?,
     };
     words.next().is_none().then_some((end, count))
 }
 
-fn split_go(script: &str, syntax: &SqlSyntax) -> Vec<ScriptStatement> {
-    let b = script.as_bytes();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    let mut line_start = true;
-    while i < b.len() {
-        if line_start && let Some((end, count)) = go_line(b, i) {
-            push_statement(&mut out, script, start, i, count);
-            start = end;
-            i = end;
-            continue;
+/// A token as the compound-statement rules see it.
+#[derive(Clone, Copy)]
+enum Token<'a> {
+    Semicolon,
+    Word(&'a [u8]),
+    Open,
+    Close,
+    Other,
+}
+
+/// Tracks whether a `;` ends the current statement.
+enum Compound {
+    None,
+    /// `sqlite3_complete`'s states: 1 start, 2 normal, 3 explain, 4 create, 5 trigger,
+    /// 6 `;` inside a trigger, 7 `; END` inside a trigger.
+    Sqlite(u8),
+    /// psql's heuristic: the first words of the statement, `BEGIN` depth, parenthesis depth.
+    Psql {
+        words: [u8; 4],
+        count: usize,
+        begin_depth: u32,
+        paren_depth: u32,
+    },
+}
+
+impl Compound {
+    fn new(rule: CompoundRule) -> Self {
+        match rule {
+            CompoundRule::SqliteTrigger => Compound::Sqlite(1),
+            CompoundRule::PsqlBlocks => Compound::Psql {
+                words: [0; 4],
+                count: 0,
+                begin_depth: 0,
+                paren_depth: 0,
+            },
+            CompoundRule::None => Compound::None,
         }
-        if let Some(end) = skip_region(b, i, syntax) {
-            // A region may swallow the newline (line comments do).
-            line_start = b[end - 1] == b'\n';
-            i = end;
-            continue;
-        }
-        line_start = b[i] == b'\n';
-        i += 1;
     }
-    push_statement(&mut out, script, start, b.len(), 1);
-    out
+
+    /// Feeds one token; for a semicolon, returns whether it ends the statement.
+    fn token(&mut self, token: Token<'_>) -> bool {
+        match self {
+            Compound::None => matches!(token, Token::Semicolon),
+            Compound::Sqlite(state) => {
+                let class = match token {
+                    Token::Semicolon => 0,
+                    Token::Word(w) if w.eq_ignore_ascii_case(b"explain") => 2,
+                    Token::Word(w) if w.eq_ignore_ascii_case(b"create") => 3,
+                    Token::Word(w)
+                        if w.eq_ignore_ascii_case(b"temp")
+                            || w.eq_ignore_ascii_case(b"temporary") =>
+                    {
+                        4
+                    }
+                    Token::Word(w) if w.eq_ignore_ascii_case(b"trigger") => 5,
+                    Token::Word(w) if w.eq_ignore_ascii_case(b"end") => 6,
+                    _ => 1,
+                };
+                // Rows: states 1..=7; columns: SEMI OTHER EXPLAIN CREATE TEMP TRIGGER END.
+                const TRANS: [[u8; 7]; 7] = [
+                    [1, 2, 3, 4, 2, 2, 2],
+                    [1, 2, 2, 2, 2, 2, 2],
+                    [1, 3, 2, 4, 2, 2, 2],
+                    [1, 2, 2, 2, 4, 5, 2],
+                    [6, 5, 5, 5, 5, 5, 5],
+                    [6, 5, 5, 5, 5, 5, 7],
+                    [1, 5, 5, 5, 5, 5, 5],
+                ];
+                *state = TRANS[usize::from(*state - 1)][class];
+                class == 0 && *state == 1
+            }
+            Compound::Psql {
+                words,
+                count,
+                begin_depth,
+                paren_depth,
+            } => match token {
+                Token::Semicolon => *paren_depth == 0 && *begin_depth == 0,
+                Token::Open => {
+                    *paren_depth += 1;
+                    false
+                }
+                Token::Close => {
+                    *paren_depth = paren_depth.saturating_sub(1);
+                    false
+                }
+                Token::Other => false,
+                Token::Word(w) => {
+                    if *count < words.len()
+                        && ["create", "function", "procedure", "or", "replace"]
+                            .iter()
+                            .any(|k| w.eq_ignore_ascii_case(k.as_bytes()))
+                    {
+                        words[*count] = w[0].to_ascii_lowercase();
+                    }
+                    *count += 1;
+                    let routine = words[0] == b'c'
+                        && (matches!(words[1], b'f' | b'p')
+                            || (words[1] == b'o'
+                                && words[2] == b'r'
+                                && matches!(words[3], b'f' | b'p')));
+                    if routine && *paren_depth == 0 {
+                        // CASE also ends with END; it only matters inside a BEGIN.
+                        let case = w.eq_ignore_ascii_case(b"case") && *begin_depth >= 1;
+                        if w.eq_ignore_ascii_case(b"begin") || case {
+                            *begin_depth += 1;
+                        } else if w.eq_ignore_ascii_case(b"end") {
+                            *begin_depth = begin_depth.saturating_sub(1);
+                        }
+                    }
+                    false
+                }
+            },
+        }
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sqls(v: &[ScriptStatement]) -> Vec<&str> {
-        v.iter().map(|s| s.sql.as_str()).collect()
-    }
-
-    #[test]
-    fn semicolons_outside_literals_and_comments() {
-        let script = "-- header; comment\nCREATE TABLE a (x TEXT DEFAULT ';');\n/* ; */\nINSERT INTO a VALUES ('a;b'); INSERT INTO \"we;ird\" VALUES (1)\n";
-        let s = split_script(script, &SqlSyntax::SQLITE, ScriptSplit::Semicolon);
-        assert_eq!(
-            sqls(&s),
-            [
-                "-- header; comment\nCREATE TABLE a (x TEXT DEFAULT ';')",
-                "/* ; */\nINSERT INTO a VALUES ('a;b')",
-                "INSERT INTO \"we;ird\" VALUES (1)"
-            ]
-        );
-        assert_eq!(s.iter().map(|s| s.line).collect::<Vec<_>>(), [2, 4, 4]);
-    }
-
-    #[test]
-    fn trigger_bodies_stay_whole() {
-        let script = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE b SET n = CASE WHEN n > 0 THEN n + 1 ELSE 1 END;\n  DELETE FROM c;\nEND;\nSELECT 1;";
-        let s = split_script(script, &SqlSyntax::SQLITE, ScriptSplit::Semicolon);
-        assert_eq!(s.len(), 2, "{s:?}");
-        assert!(s[0].sql.ends_with("END"));
-        assert_eq!(s[1].sql, "SELECT 1");
-        assert_eq!(s[1].line, 5);
-    }
-
-    #[test]
-    fn transaction_begin_is_not_a_block() {
-        let s = split_script(
-            "BEGIN; SELECT 1; END;",
-            &SqlSyntax::SQLITE,
-            ScriptSplit::Semicolon,
-        );
-        assert_eq!(sqls(&s), ["BEGIN", "SELECT 1", "END"]);
-    }
-
-    #[test]
-    fn dollar_bodies_stay_whole_in_postgres() {
-        let script = "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END; $$ LANGUAGE plpgsql;\nSELECT f();";
-        let s = split_script(script, &SqlSyntax::POSTGRES, ScriptSplit::Semicolon);
-        assert_eq!(s.len(), 2, "{s:?}");
-        assert_eq!(s[1].line, 2);
-    }
-
-    #[test]
-    fn comment_only_tail_is_dropped() {
-        let s = split_script(
-            "SELECT 1;\n-- the end\n",
-            &SqlSyntax::SQLITE,
-            ScriptSplit::Semicolon,
-        );
-        assert_eq!(sqls(&s), ["SELECT 1"]);
-    }
-
-    #[test]
-    fn go_batches() {
-        let script = "CREATE TABLE a (x int);\nINSERT INTO a VALUES (1);\nGO\nPRINT 'GO'\n/*\nGO\n*/\ngo 3\n  GO  -- trailing comment\nSELECT [GO\n] FROM a\n";
-        let s = split_script(script, &SqlSyntax::MSSQL, ScriptSplit::GoBatches);
-        assert_eq!(
-            sqls(&s),
-            [
-                "CREATE TABLE a (x int);\nINSERT INTO a VALUES (1);",
-                "PRINT 'GO'\n/*\nGO\n*/",
-                "SELECT [GO\n] FROM a"
-            ]
-        );
-        assert_eq!(s[1].repeat, 3);
-        assert_eq!(s.iter().map(|s| s.line).collect::<Vec<_>>(), [1, 4, 10]);
-    }
-
-    #[test]
-    fn go_inside_a_word_or_string_is_not_a_separator() {
-        let script = "SELECT 'a\nGO\nb';\nGOTO x\n";
-        let s = split_script(script, &SqlSyntax::MSSQL, ScriptSplit::GoBatches);
-        assert_eq!(s.len(), 1);
-    }
-}
+mod tests;
