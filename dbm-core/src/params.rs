@@ -1,9 +1,10 @@
 //! Named parameters (`:name`) and their rewriting into each dialect's placeholders.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::error::{Error, Result};
-use crate::lex::{SqlSyntax, is_ident_char, is_ident_start, skip_region};
+use crate::lex::{SqlSyntax, is_comment_start, is_ident_char, is_ident_start, skip_region};
 use crate::value::Value;
 
 /// How a dialect writes the n-th positional placeholder.
@@ -26,11 +27,20 @@ impl PlaceholderStyle {
     /// assert_eq!(PlaceholderStyle::AtP.placeholder(3), "@P3");
     /// ```
     pub fn placeholder(self, index: usize) -> String {
-        match self {
-            PlaceholderStyle::Dollar => format!("${index}"),
-            PlaceholderStyle::AtP => format!("@P{index}"),
-            PlaceholderStyle::QuestionNumbered => format!("?{index}"),
-        }
+        let mut s = String::new();
+        self.write_placeholder(&mut s, index);
+        s
+    }
+
+    fn write_placeholder(self, out: &mut String, index: usize) {
+        use fmt::Write as _;
+        let prefix = match self {
+            PlaceholderStyle::Dollar => "$",
+            PlaceholderStyle::AtP => "@P",
+            PlaceholderStyle::QuestionNumbered => "?",
+        };
+        out.push_str(prefix);
+        let _ = write!(out, "{index}");
     }
 }
 
@@ -44,9 +54,21 @@ impl PlaceholderStyle {
 /// let same = Params::new().bind("id", 7).bind("name", "ada").bind("note", None::<String>);
 /// assert_eq!(p, same);
 /// ```
-#[derive(Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct Params {
     entries: Vec<(String, Value)>,
+    /// Name to position, built once there are more than [`INDEX_FROM`] entries, so that
+    /// binding many parameters stays linear.
+    index: Option<HashMap<String, usize>>,
+}
+
+/// Below this many names a linear scan is cheaper than a hash map.
+const INDEX_FROM: usize = 16;
+
+impl PartialEq for Params {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
 }
 
 impl Params {
@@ -63,18 +85,41 @@ impl Params {
 
     /// Adds (or replaces) a parameter.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) {
-        let name = name.into();
-        let name = name.strip_prefix(':').map(str::to_owned).unwrap_or(name);
+        let mut name = name.into();
+        if name.starts_with(':') {
+            name.remove(0);
+        }
         let value = value.into();
-        match self.entries.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.entries.push((name, value)),
+        match self.position(&name) {
+            Some(p) => self.entries[p].1 = value,
+            None => {
+                if let Some(index) = &mut self.index {
+                    index.insert(name.clone(), self.entries.len());
+                }
+                self.entries.push((name, value));
+                if self.index.is_none() && self.entries.len() > INDEX_FROM {
+                    self.index = Some(
+                        self.entries
+                            .iter()
+                            .enumerate()
+                            .map(|(i, (n, _))| (n.clone(), i))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self.entries.iter().position(|(n, _)| n == name),
         }
     }
 
     /// The value of a parameter.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.entries.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.position(name).map(|p| &self.entries[p].1)
     }
 
     /// How many parameters there are.
@@ -146,21 +191,20 @@ pub fn bind_named(
 ) -> Result<BoundSql> {
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 8);
-    let mut order: Vec<&str> = Vec::new();
-    let mut missing: Vec<String> = Vec::new();
+    let mut order = NameOrder::default();
     let mut has_code = false;
     let mut copied = 0; // bytes of `sql` already written to `out`
     let mut i = 0;
     while i < b.len() {
         if let Some(end) = skip_region(b, i, syntax) {
-            if !(b[i] == b'-' || b[i] == b'/') {
+            if !is_comment_start(b, i) {
                 has_code = true; // a literal or quoted identifier is a statement's content
             }
             i = end;
             continue;
         }
         let c = b[i];
-        if !c.is_ascii_whitespace() && c != b';' {
+        if !syntax.is_space(c) && c != b';' {
             has_code = true;
         }
         if c == b':' && b.get(i + 1) == Some(&b':') {
@@ -182,19 +226,9 @@ pub fn bind_named(
             while end < b.len() && is_ident_char(b[end]) {
                 end += 1;
             }
-            let name = &sql[start..end];
             out.push_str(&sql[copied..i]);
-            let index = match order.iter().position(|n| *n == name) {
-                Some(p) => p + 1,
-                None => {
-                    order.push(name);
-                    if params.get(name).is_none() && !missing.iter().any(|m| m == name) {
-                        missing.push(name.to_owned());
-                    }
-                    order.len()
-                }
-            };
-            out.push_str(&style.placeholder(index));
+            let index = order.index_of(&sql[start..end]);
+            style.write_placeholder(&mut out, index);
             copied = end;
             i = end;
             continue;
@@ -208,6 +242,12 @@ pub fn bind_named(
             "the SQL is empty (nothing but whitespace or comments)",
         ));
     }
+    let missing: Vec<String> = order
+        .names
+        .iter()
+        .filter(|n| params.get(n).is_none())
+        .map(|n| (*n).to_owned())
+        .collect();
     if !missing.is_empty() {
         let given: Vec<&str> = params.names().collect();
         return Err(Error::parameter(format!(
@@ -221,22 +261,65 @@ pub fn bind_named(
         ))
         .with_hint("bind every `:name` the SQL uses, e.g. params! { \"name\" => value }"));
     }
-    let unused: Vec<String> = params
-        .names()
-        .filter(|n| !order.contains(n))
-        .map(str::to_owned)
-        .collect();
-    if !unused.is_empty() {
+    if params.len() > order.names.len() {
+        let unused: Vec<String> = params
+            .names()
+            .filter(|n| !order.contains(n))
+            .map(str::to_owned)
+            .collect();
         return Err(
             Error::parameter(format!("{} given but not used by the SQL", list(&unused)))
                 .with_hint("check the spelling of the `:name` markers, or remove the extra values"),
         );
     }
     let values = order
+        .names
         .iter()
         .map(|n| params.get(n).cloned().unwrap_or(Value::Null))
         .collect();
     Ok(BoundSql { sql: out, values })
+}
+
+/// The distinct names of a statement in first-use order, with a hash index once there are
+/// many of them (linear time for any number of parameters).
+#[derive(Default)]
+struct NameOrder<'a> {
+    names: Vec<&'a str>,
+    index: Option<HashMap<&'a str, usize>>,
+}
+
+impl<'a> NameOrder<'a> {
+    fn position(&self, name: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self.names.iter().position(|n| *n == name),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    /// The 1-based placeholder index of `name`, adding it if new.
+    fn index_of(&mut self, name: &'a str) -> usize {
+        if let Some(p) = self.position(name) {
+            return p + 1;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(name, self.names.len());
+        }
+        self.names.push(name);
+        if self.index.is_none() && self.names.len() > INDEX_FROM {
+            self.index = Some(
+                self.names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (*n, i))
+                    .collect(),
+            );
+        }
+        self.names.len()
+    }
 }
 
 fn list(names: &[String]) -> String {
@@ -398,5 +481,40 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert_eq!(p.get("a"), Some(&Value::Int(2)));
         assert_eq!(format!("{p:?}"), r#"{"a": "integer"}"#);
+    }
+
+    #[test]
+    fn many_parameters_bind_in_order_with_the_index() {
+        let n = 2_000;
+        let mut p = Params::new();
+        let mut sql = String::from("SELECT ");
+        for i in 0..n {
+            p.insert(format!("p{i}"), i as i64);
+            sql.push_str(&format!(":p{i}, "));
+        }
+        // Replacing through the index keeps one entry per name.
+        p.insert(":p7", -7);
+        assert_eq!(p.len(), n);
+        assert_eq!(p.get("p7"), Some(&Value::Int(-7)));
+        sql.push_str(":p0");
+        let b = pg(&sql, &p).unwrap();
+        assert_eq!(b.values.len(), n);
+        assert_eq!(b.values[1999], Value::Int(1999));
+        assert!(
+            b.sql.ends_with("$2000, $1"),
+            "{}",
+            &b.sql[b.sql.len() - 20..]
+        );
+        p.insert("extra", 1);
+        let e = pg(&sql, &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("parameter :extra given but not used"),
+            "{e}"
+        );
+        let mut q = p.clone();
+        q.insert("p3", 33);
+        assert!(p == p.clone());
+        assert!(p != q);
     }
 }
