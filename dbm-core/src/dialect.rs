@@ -59,8 +59,31 @@ pub trait Dialect: Send + Sync + fmt::Debug {
 
     /// `CREATE TABLE IF NOT EXISTS` (or equivalent) for the migration history table, with the
     /// columns `installed_rank`, `version`, `description`, `type`, `script`, `checksum`,
-    /// `installed_by`, `installed_on`, `execution_time_ms`, `success`.
+    /// `installed_by`, `installed_on`, `execution_time_ms`, `success`, `statements_done`.
     fn schema_version_ddl(&self, table: &str) -> String;
+
+    /// `ALTER TABLE` adding a nullable column (used to bring an older history table up to
+    /// date).
+    ///
+    /// ```
+    /// # #[derive(Debug)] struct D;
+    /// # impl dbm_core::Dialect for D {
+    /// #     fn backend(&self) -> dbm_core::Backend { dbm_core::Backend::Sqlite }
+    /// #     fn placeholder_style(&self) -> dbm_core::PlaceholderStyle { dbm_core::PlaceholderStyle::QuestionNumbered }
+    /// #     fn syntax(&self) -> dbm_core::SqlSyntax { dbm_core::SqlSyntax::SQLITE }
+    /// #     fn script_split(&self) -> dbm_core::ScriptSplit { dbm_core::ScriptSplit::Semicolon }
+    /// #     fn schema_version_ddl(&self, _: &str) -> String { String::new() }
+    /// # }
+    /// use dbm_core::Dialect;
+    /// assert_eq!(D.add_column_ddl("schema_version", "statements_done", "INTEGER"),
+    ///     "ALTER TABLE \"schema_version\" ADD COLUMN statements_done INTEGER");
+    /// ```
+    fn add_column_ddl(&self, table: &str, column: &str, sql_type: &str) -> String {
+        format!(
+            "ALTER TABLE {} ADD COLUMN {column} {sql_type}",
+            self.quote_identifier(table)
+        )
+    }
 
     /// A query with one `:table` parameter that returns a row when that table exists in
     /// the current schema.

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use dbm_core::{Connection, Error, ErrorKind, Result, ScriptStatement};
 use serde::Serialize;
 
-use crate::history::{History, NewRow, RowType};
+use crate::history::{History, HistoryRow, NewRow, RowType};
 use crate::source::{Migration, MigrationSet, load_dir};
-use crate::status::{MigrationStatus, compute, effective};
+use crate::status::{MigrationStatus, Problem, ProblemKind, compute, effective, locate_stops};
 use crate::version::Version;
 
 /// One migration applied (or undone) by a run.
@@ -135,7 +135,20 @@ impl Migrator {
             .read(conn)
             .await
             .map_err(|e| self.err(e, "migration status"))?;
-        Ok(compute(&self.database, &set, &history))
+        Ok(self.compute(conn, &set, &history))
+    }
+
+    /// The status, with the place each failed or incomplete migration stopped.
+    fn compute(
+        &self,
+        conn: &dyn Connection,
+        set: &MigrationSet,
+        history: &[HistoryRow],
+    ) -> MigrationStatus {
+        let mut status = compute(&self.database, set, history);
+        let dialect = conn.dialect();
+        locate_stops(&mut status, set, history, |sql| dialect.split(sql));
+        status
     }
 
     /// Like [`status`](Migrator::status), but an error listing every problem (edited,
@@ -149,7 +162,7 @@ impl Migrator {
             Err(self.err(
                 Error::new(
                     ErrorKind::Migration,
-                    format!("validation failed: {}", problems.join("; ")),
+                    format!("validation failed: {}", join(&problems)),
                 ),
                 "validate migrations",
             ))
@@ -187,7 +200,8 @@ impl Migrator {
         self.unlock(conn, "migrate", result).await
     }
 
-    /// Runs one file and records it; returns its execution time.
+    /// Runs one file and records it; returns its execution time, which includes reading
+    /// its statements out of the file.
     async fn apply(
         &self,
         conn: &mut dyn Connection,
@@ -197,9 +211,10 @@ impl Migrator {
         before: &[AppliedMigration],
         current: Option<&str>,
     ) -> Result<i64> {
-        let statements = conn.dialect().split(&m.sql);
         let started = Instant::now();
-        let record = |success: bool, ms: i64| NewRow {
+        let statements = conn.dialect().split(&m.sql);
+        let count = statements.len() as i64;
+        let record = |success: bool, ms: i64, done: i64| NewRow {
             version: Some(m.version.to_string()),
             description: &m.description,
             row_type,
@@ -208,17 +223,29 @@ impl Migrator {
             installed_by: &self.installed_by,
             execution_time_ms: ms,
             success,
+            statements_done: Some(done),
+        };
+        let elapsed = || started.elapsed().as_millis() as i64;
+        let fail = |stmt: Option<&ScriptStatement>, e: Error, transactional: bool| {
+            tracing::error!(
+                db.namespace = %self.database,
+                script = %m.script,
+                line = stmt.map(|s| s.line),
+                error = %e,
+                "migration failed"
+            );
+            failure(m, stmt, e, before, current, transactional)
         };
         if m.transactional {
             conn.begin().await?;
             let outcome = async {
-                run_statements(conn, &statements).await?;
-                let ms = started.elapsed().as_millis() as i64;
+                run_statements(conn, &statements, None).await?;
+                let ms = elapsed();
                 history
-                    .insert(conn, record(true, ms))
+                    .insert(conn, record(true, ms, count))
                     .await
-                    .map_err(|e| (None, e))?;
-                Ok::<i64, (Option<&ScriptStatement>, Error)>(ms)
+                    .map_err(|e| (count, None, e))?;
+                Ok::<i64, Stop<'_>>(ms)
             }
             .await;
             match outcome {
@@ -226,26 +253,29 @@ impl Migrator {
                     conn.commit().await?;
                     Ok(ms)
                 }
-                Err((stmt, e)) => {
+                Err((_, stmt, e)) => {
                     if let Err(re) = conn.rollback().await {
                         tracing::warn!(error = %re, "rollback after a failed migration failed");
                     }
-                    Err(failure(m, stmt, e, before, current, true))
+                    Err(fail(stmt, e, true))
                 }
             }
         } else {
-            match run_statements(conn, &statements).await {
+            // Outside a transaction every statement commits on its own: record the attempt
+            // first (committed), then the progress after each statement, so that a process
+            // killed midway leaves a row that says how far it got.
+            let rank = history.insert(conn, record(false, -1, 0)).await?;
+            match run_statements(conn, &statements, Some((history, rank))).await {
                 Ok(()) => {
-                    let ms = started.elapsed().as_millis() as i64;
-                    history.insert(conn, record(true, ms)).await?;
+                    let ms = elapsed();
+                    history.finish(conn, rank, true, ms, count).await?;
                     Ok(ms)
                 }
-                Err((stmt, e)) => {
-                    let ms = started.elapsed().as_millis() as i64;
-                    if let Err(he) = history.insert(conn, record(false, ms)).await {
-                        tracing::error!(error = %he, script = %m.script, "could not record the failed migration");
+                Err((done, stmt, e)) => {
+                    if let Err(he) = history.finish(conn, rank, false, elapsed(), done).await {
+                        tracing::error!(error = %he, script = %m.script, "could not record the failed migration; its row says it never finished");
                     }
-                    Err(failure(m, stmt, e, before, current, false))
+                    Err(fail(stmt, e, false))
                 }
             }
         }
@@ -286,15 +316,15 @@ impl Migrator {
         let history = History::new(&self.table);
         history.ensure(conn).await?;
         let rows = history.read(conn).await?;
-        let status = compute(&self.database, set, &rows);
+        let status = self.compute(conn, set, &rows);
         let mut problems = status.problems();
         if self.out_of_order {
-            problems.retain(|p| !p.contains("never applied"));
+            problems.retain(|p| p.kind != ProblemKind::OutOfOrder);
         }
         if !problems.is_empty() {
             return Err(Error::new(
                 ErrorKind::Migration,
-                format!("refusing to migrate: {}", problems.join("; ")),
+                format!("refusing to migrate: {}", join(&problems)),
             )
             .with_hint("run `status` or `validate` for details"));
         }
@@ -306,10 +336,17 @@ impl Migrator {
             } else {
                 &[]
             })
-            .filter_map(|i| set.forward.iter().find(|m| m.script == i.script))
+            .filter_map(|i| i.version.parse().ok().and_then(|v| set.get(&v)))
             .filter(|m| target.is_none_or(|t| &m.version <= t))
             .collect();
         todo.sort_by(|a, b| a.version.cmp(&b.version));
+        let run_started = Instant::now();
+        tracing::info!(
+            db.namespace = %self.database,
+            pending = todo.len(),
+            current_version = status.current_version.as_deref().unwrap_or("none"),
+            "migration run started"
+        );
         let mut applied = Vec::new();
         let mut current = status.current_version.clone();
         for m in todo {
@@ -323,7 +360,13 @@ impl Migrator {
                     current.as_deref(),
                 )
                 .await?;
-            tracing::info!(database = %self.database, script = %m.script, ms, "migration applied");
+            tracing::info!(
+                db.namespace = %self.database,
+                version = %m.version,
+                script = %m.script,
+                duration_ms = ms,
+                "migration applied"
+            );
             applied.push(AppliedMigration {
                 version: m.version.to_string(),
                 description: m.description.clone(),
@@ -332,6 +375,13 @@ impl Migrator {
             });
             current = Some(m.version.to_string());
         }
+        tracing::info!(
+            db.namespace = %self.database,
+            applied = applied.len(),
+            version = current.as_deref().unwrap_or("none"),
+            duration_ms = run_started.elapsed().as_millis() as u64,
+            "migration run finished"
+        );
         Ok(MigrateReport {
             database: self.database.clone(),
             applied,
@@ -391,7 +441,13 @@ impl Migrator {
                     current.as_deref(),
                 )
                 .await?;
-            tracing::info!(database = %self.database, script = %u.script, ms, "migration undone");
+            tracing::info!(
+                db.namespace = %self.database,
+                version = %v,
+                script = %u.script,
+                duration_ms = ms,
+                "migration undone"
+            );
             undone.push(AppliedMigration {
                 version: v.to_string(),
                 description: u.description.clone(),
@@ -436,9 +492,11 @@ impl Migrator {
                     installed_by: &self.installed_by,
                     execution_time_ms: 0,
                     success: true,
+                    statements_done: None,
                 },
             )
             .await
+            .map(|_| ())
     }
 
     async fn repair_locked(
@@ -479,18 +537,40 @@ impl Migrator {
     }
 }
 
+/// Why a run of statements stopped: how many had completed, the statement that failed
+/// (`None` when recording progress failed), and the error.
+type Stop<'s> = (i64, Option<&'s ScriptStatement>, Error);
+
+/// Runs the statements in order; with `progress`, records after each one how many have
+/// completed.
 async fn run_statements<'s>(
     conn: &mut dyn Connection,
     statements: &'s [ScriptStatement],
-) -> std::result::Result<(), (Option<&'s ScriptStatement>, Error)> {
-    for s in statements {
+    progress: Option<(&History, i64)>,
+) -> std::result::Result<(), Stop<'s>> {
+    for (i, s) in statements.iter().enumerate() {
+        let done = i as i64;
         for _ in 0..s.repeat.max(1) {
             conn.execute_script(&s.sql)
                 .await
-                .map_err(|e| (Some(s), e))?;
+                .map_err(|e| (done, Some(s), e))?;
+        }
+        if let Some((history, rank)) = progress {
+            history
+                .progress(conn, rank, done + 1)
+                .await
+                .map_err(|e| (done + 1, None, e))?;
         }
     }
     Ok(())
+}
+
+fn join(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn failure(
@@ -503,8 +583,7 @@ fn failure(
 ) -> Error {
     let location = match stmt {
         Some(s) => {
-            let first = s.sql.lines().next().unwrap_or("");
-            let shown: String = first.chars().take(80).collect();
+            let shown: String = s.first_line().chars().take(80).collect();
             format!("{} line {}: statement `{shown}` failed", m.script, s.line)
         }
         None => format!("{}: recording it in the history failed", m.script),

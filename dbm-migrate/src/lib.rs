@@ -25,5 +25,5 @@ pub use engine::{AppliedMigration, MigrateReport, Migrator, RepairReport};
 pub use history::{HistoryRow, RowType};
 pub use new::{new_migration, slug};
 pub use source::{Migration, MigrationKind, MigrationSet, checksum, load_dir, normalize};
-pub use status::{MigrationInfo, MigrationState, MigrationStatus};
+pub use status::{MigrationInfo, MigrationState, MigrationStatus, Problem, ProblemKind, StoppedAt};
 pub use version::Version;

@@ -1,6 +1,6 @@
 //! Reading migration files: names, checksums, directives.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -46,9 +46,12 @@ pub struct MigrationSet {
 }
 
 impl MigrationSet {
-    /// The forward migration of `version`.
+    /// The forward migration of `version` (a binary search: `forward` is in version order).
     pub fn get(&self, version: &Version) -> Option<&Migration> {
-        self.forward.iter().find(|m| &m.version == version)
+        self.forward
+            .binary_search_by(|m| m.version.cmp(version))
+            .ok()
+            .map(|i| &self.forward[i])
     }
 }
 
@@ -76,19 +79,46 @@ fn has_no_transaction_directive(sql: &str) -> bool {
         .any(|l| l.trim().eq_ignore_ascii_case("-- dbm:no-transaction"))
 }
 
+/// Whether a file name ends in `.sql`, in any case (`V1__x.SQL` is a migration too).
+fn is_sql(name: &str) -> bool {
+    name.len() > 4
+        && name.is_char_boundary(name.len() - 4)
+        && name[name.len() - 4..].eq_ignore_ascii_case(".sql")
+}
+
+/// Whether a name looks like a migration (`V1__...`, `U2.1__...`) whatever its extension.
+fn looks_like_migration(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('V' | 'U'))
+        && chars.next().is_some_and(|c| c.is_ascii_digit())
+        && name.contains("__")
+}
+
 /// Parses `V1.2__add_users.sql` into kind, version and description. `Ok(None)` for files
-/// that are not SQL; an error for SQL files that look like migrations but do not parse.
-pub(crate) fn parse_name(name: &str) -> Result<Option<(MigrationKind, Version, String)>> {
-    let Some(stem) = name.strip_suffix(".sql") else {
-        return Ok(None);
-    };
+/// that are not SQL and do not look like migrations; an error for SQL files that do not
+/// parse and for migration-like names with another extension (`V3__x.sql.bak`), so that
+/// no migration is skipped without a word.
+/// `shown` is how errors name the file (its path below the migrations directory).
+pub(crate) fn parse_name(
+    name: &str,
+    shown: &str,
+) -> Result<Option<(MigrationKind, Version, String)>> {
     let malformed = |why: &str| {
         Error::new(
             ErrorKind::Migration,
-            format!("migration file `{name}` is malformed: {why}"),
+            format!("migration file `{shown}` is malformed: {why}"),
         )
         .with_hint("name files V<version>__<description>.sql or U<version>__<description>.sql, e.g. V2__add_users.sql")
     };
+    if !is_sql(name) {
+        if looks_like_migration(name) {
+            return Err(malformed(
+                "it looks like a migration but does not end in .sql, so it would never run; rename it or move it out of the directory",
+            ));
+        }
+        return Ok(None);
+    }
+    let stem = &name[..name.len() - 4];
     let kind = match stem.chars().next() {
         Some('V') => MigrationKind::Forward,
         Some('U') => MigrationKind::Undo,
@@ -110,59 +140,105 @@ pub(crate) fn parse_name(name: &str) -> Result<Option<(MigrationKind, Version, S
     Ok(Some((kind, version, description)))
 }
 
-/// Reads every migration in `dir` (not its subdirectories).
+fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Migration,
+        format!("cannot {what} {}: {e}", path.display()),
+    )
+}
+
+/// Lists the files below `dir`, as (`relative/name`, path), in name order. Hidden
+/// directories (`.git`) are not entered; a hidden `.sql` file is an error. Directories
+/// reached twice through links are read once.
+fn collect(
+    dir: &Path,
+    prefix: &str,
+    seen: &mut HashSet<PathBuf>,
+    out: &mut Vec<(String, PathBuf)>,
+) -> Result<()> {
+    let canonical = fs::canonicalize(dir).map_err(|e| io_error("read", dir, &e))?;
+    if !seen.insert(canonical) {
+        return Ok(());
+    }
+    let entries = fs::read_dir(dir).map_err(|e| io_error("list", dir, &e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error("list", dir, &e))?;
+        let name = entry.file_name().into_string().map_err(|raw| {
+            Error::new(
+                ErrorKind::Migration,
+                format!(
+                    "{} holds a file whose name is not valid UTF-8 ({})",
+                    dir.display(),
+                    raw.to_string_lossy()
+                ),
+            )
+            .with_hint("rename it, or move it out of the migrations directory")
+        })?;
+        names.push((name, entry.path()));
+    }
+    names.sort();
+    for (name, path) in names {
+        let shown = format!("{prefix}{name}");
+        // `metadata` follows links: a linked file or directory counts as what it points to.
+        let meta = fs::metadata(&path).map_err(|e| io_error("read", &path, &e))?;
+        if meta.is_dir() {
+            if !name.starts_with('.') {
+                collect(&path, &format!("{shown}/"), seen, out)?;
+            }
+        } else if name.starts_with('.') {
+            if is_sql(&name) {
+                return Err(Error::new(
+                    ErrorKind::Migration,
+                    format!("migration file `{shown}` is hidden (its name starts with `.`)"),
+                )
+                .with_hint(
+                    "rename it without the leading `.`, or move it out of the migrations directory",
+                ));
+            }
+        } else {
+            out.push((shown, path));
+        }
+    }
+    Ok(())
+}
+
+/// Reads every migration in `dir` and its subdirectories (as Flyway does).
 ///
-/// Every `.sql` file must be a well-formed `V` or `U` file; two files of the same kind and
-/// version (`V1` and `V1.0`) are an error naming both, and so is an undo file without its
-/// forward file. Other files (a README) are ignored.
+/// Every `.sql` file (any case of the extension) must be a well-formed `V` or `U` file,
+/// and a migration-like name with another extension is an error; two files of the same
+/// kind and version (`V1` and `sub/V1.0`) are an error naming both, and so is an undo file
+/// without its forward file. Other files (a README) are ignored, and so are hidden
+/// directories. A file in a subdirectory is recorded as `sub/V2__x.sql`.
 pub fn load_dir(dir: &Path) -> Result<MigrationSet> {
-    let entries = fs::read_dir(dir).map_err(|e| {
-        Error::new(
+    if !dir.is_dir() {
+        return Err(Error::new(
             ErrorKind::Migration,
             format!(
-                "cannot read the migrations directory {}: {e}",
+                "cannot read the migrations directory {}: it does not exist or is not a directory",
                 dir.display()
             ),
         )
-        .with_hint("create it, or point --dir / `migrations` in dbm.toml at the right place")
-    })?;
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| {
-            Error::new(
-                ErrorKind::Migration,
-                format!("cannot list {}: {e}", dir.display()),
-            )
-        })?;
-        let path = entry.path();
-        if !path.is_file() {
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        files.push((name, path));
+        .with_hint("create it, or point --dir / `migrations` in dbm.toml at the right place"));
     }
-    files.sort();
+    let mut files = Vec::new();
+    collect(dir, "", &mut HashSet::new(), &mut files)?;
 
     let mut forward: BTreeMap<Version, Migration> = BTreeMap::new();
     let mut undo: BTreeMap<Version, Migration> = BTreeMap::new();
-    for (name, path) in files {
-        let Some((kind, version, description)) = parse_name(&name)? else {
+    for (shown, path) in files {
+        let file_name = shown.rsplit('/').next().unwrap_or(&shown);
+        let Some((kind, version, description)) = parse_name(file_name, &shown)? else {
             continue;
         };
-        let raw = fs::read(&path).map_err(|e| {
+        let raw = fs::read(&path).map_err(|e| io_error("read", &path, &e))?;
+        let text = String::from_utf8(raw).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
             Error::new(
                 ErrorKind::Migration,
-                format!("cannot read {}: {e}", path.display()),
+                format!("migration file `{shown}` is not valid UTF-8 (at byte {at})"),
             )
-        })?;
-        let text = String::from_utf8(raw).map_err(|_| {
-            Error::new(
-                ErrorKind::Migration,
-                format!("migration file `{name}` is not valid UTF-8"),
-            )
+            .with_hint("save the file as UTF-8")
         })?;
         let sql = normalize(&text);
         let m = Migration {
@@ -170,7 +246,7 @@ pub fn load_dir(dir: &Path) -> Result<MigrationSet> {
             transactional: !has_no_transaction_directive(&sql),
             version: version.clone(),
             description,
-            script: name.clone(),
+            script: shown.clone(),
             sql,
             kind,
         };
@@ -182,7 +258,7 @@ pub fn load_dir(dir: &Path) -> Result<MigrationSet> {
             return Err(Error::new(
                 ErrorKind::Migration,
                 format!(
-                    "`{}` and `{name}` both have version {version}",
+                    "`{}` and `{shown}` both have version {version}",
                     other.script
                 ),
             )
@@ -208,14 +284,25 @@ mod tests {
 
     #[test]
     fn names() {
-        let (k, v, d) = parse_name("V1.2__add_user_table.sql").unwrap().unwrap();
+        let (k, v, d) = parse_name("V1.2__add_user_table.sql", "V1.2__add_user_table.sql")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (k, v.to_string(), d.as_str()),
             (MigrationKind::Forward, "1.2".into(), "add user table")
         );
-        let (k, v, _) = parse_name("U3__drop.sql").unwrap().unwrap();
+        let (k, v, _) = parse_name("U3__drop.sql", "U3__drop.sql").unwrap().unwrap();
         assert_eq!((k, v.to_string()), (MigrationKind::Undo, "3".into()));
-        assert!(parse_name("README.md").unwrap().is_none());
+        assert!(parse_name("README.md", "README.md").unwrap().is_none());
+        let (k, v, _) = parse_name("V4__upper.SQL", "V4__upper.SQL")
+            .unwrap()
+            .unwrap();
+        assert_eq!((k, v.to_string()), (MigrationKind::Forward, "4".into()));
+        assert!(
+            parse_name("U4__mixed.Sql", "U4__mixed.Sql")
+                .unwrap()
+                .is_some()
+        );
         for (bad, why) in [
             ("V1_add.sql", "`__` must separate"),
             ("Vx__add.sql", "not a version"),
@@ -223,8 +310,10 @@ mod tests {
             ("seed.sql", "must start with V or U"),
             ("v1__lower.sql", "must start with V or U"),
             ("R__views.sql", "repeatable"),
+            ("V3__backup.sql.bak", "does not end in .sql"),
+            ("V3__typo.sq", "does not end in .sql"),
         ] {
-            let e = parse_name(bad).unwrap_err().to_string();
+            let e = parse_name(bad, bad).unwrap_err().to_string();
             assert!(e.contains(bad) && e.contains(why), "{bad}: {e}");
         }
     }

@@ -48,7 +48,8 @@ impl Dialect for PgDialect {
     installed_by VARCHAR(100) NOT NULL,
     installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
     execution_time_ms BIGINT NOT NULL,
-    success BOOLEAN NOT NULL
+    success BOOLEAN NOT NULL,
+    statements_done INTEGER
 )"
         )
     }
@@ -63,7 +64,7 @@ mod tests {
         let ddl = PgDialect.schema_version_ddl("schema_version");
         assert!(ddl.starts_with("CREATE TABLE IF NOT EXISTS \"schema_version\" (\n    installed_rank INTEGER NOT NULL PRIMARY KEY,\n"));
         assert!(ddl.contains("installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),"));
-        assert!(ddl.ends_with("success BOOLEAN NOT NULL\n)"));
+        assert!(ddl.ends_with("success BOOLEAN NOT NULL,\n    statements_done INTEGER\n)"));
         assert_eq!(PgDialect.quote_identifier("we\"ird"), "\"we\"\"ird\"");
         assert!(PgDialect.table_exists_query().contains("current_schema()"));
     }

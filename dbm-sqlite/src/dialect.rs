@@ -46,7 +46,8 @@ impl Dialect for SqliteDialect {
     installed_by TEXT NOT NULL,
     installed_on TEXT NOT NULL,
     execution_time_ms INTEGER NOT NULL,
-    success BOOLEAN NOT NULL
+    success BOOLEAN NOT NULL,
+    statements_done INTEGER
 )"
         )
     }
@@ -64,7 +65,8 @@ mod tests {
             "installed_rank INTEGER NOT NULL PRIMARY KEY",
             "version TEXT,",
             "checksum INTEGER,",
-            "success BOOLEAN NOT NULL",
+            "success BOOLEAN NOT NULL,",
+            "statements_done INTEGER\n)",
         ] {
             assert!(ddl.contains(col), "{col}");
         }

@@ -79,7 +79,7 @@ pub(crate) async fn check_health(m: &DatabaseManager) -> HealthReport {
                 current_version: s.current_version.clone(),
                 pending: s.pending.len(),
                 failed: s.failed.len(),
-                problems: s.problems(),
+                problems: s.problems().iter().map(ToString::to_string).collect(),
             }),
             Err(e) => {
                 error.get_or_insert(e.to_string());
