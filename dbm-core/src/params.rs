@@ -1,7 +1,10 @@
 //! Named parameters (`:name`) and their rewriting into each dialect's placeholders.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 use crate::error::{Error, Result};
 use crate::lex::{SqlSyntax, is_comment_start, is_ident_char, is_ident_start, skip_region};
@@ -57,13 +60,51 @@ impl PlaceholderStyle {
 #[derive(Clone, Default)]
 pub struct Params {
     entries: Vec<(String, Value)>,
-    /// Name to position, built once there are more than [`INDEX_FROM`] entries, so that
+    /// Positions by name, built once there are more than [`INDEX_FROM`] entries, so that
     /// binding many parameters stays linear.
-    index: Option<HashMap<String, usize>>,
+    index: Option<NameIndex>,
 }
 
-/// Below this many names a linear scan is cheaper than a hash map.
+/// Below this many names a linear scan is cheaper than a hash table.
 const INDEX_FROM: usize = 16;
+
+/// Positions of names in a list, found by hash. The table holds positions only (the names
+/// stay in the list), so a large index costs a few bytes per name.
+#[derive(Clone, Default)]
+struct NameIndex {
+    table: HashTable<u32>,
+    hasher: RandomState,
+}
+
+impl NameIndex {
+    /// An index of `names[0..]`.
+    fn build<'n>(names: impl ExactSizeIterator<Item = &'n str> + Clone) -> Self {
+        let mut index = NameIndex {
+            table: HashTable::with_capacity(names.len() * 2),
+            hasher: RandomState::new(),
+        };
+        let all: Vec<&str> = names.collect();
+        for (i, n) in all.iter().enumerate() {
+            index.insert(n, i, |p| all[p]);
+        }
+        index
+    }
+
+    fn find<'n>(&self, name: &str, name_at: impl Fn(usize) -> &'n str) -> Option<usize> {
+        let hash = self.hasher.hash_one(name);
+        self.table
+            .find(hash, |&p| name_at(p as usize) == name)
+            .map(|&p| p as usize)
+    }
+
+    fn insert<'n>(&mut self, name: &str, position: usize, name_at: impl Fn(usize) -> &'n str) {
+        let hash = self.hasher.hash_one(name);
+        let hasher = &self.hasher;
+        self.table.insert_unique(hash, position as u32, |&p| {
+            hasher.hash_one(name_at(p as usize))
+        });
+    }
+}
 
 impl PartialEq for Params {
     fn eq(&self, other: &Self) -> bool {
@@ -93,18 +134,18 @@ impl Params {
         match self.position(&name) {
             Some(p) => self.entries[p].1 = value,
             None => {
-                if let Some(index) = &mut self.index {
-                    index.insert(name.clone(), self.entries.len());
-                }
+                let position = self.entries.len();
                 self.entries.push((name, value));
-                if self.index.is_none() && self.entries.len() > INDEX_FROM {
-                    self.index = Some(
-                        self.entries
-                            .iter()
-                            .enumerate()
-                            .map(|(i, (n, _))| (n.clone(), i))
-                            .collect(),
-                    );
+                let entries = &self.entries;
+                match &mut self.index {
+                    Some(index) => {
+                        index.insert(&entries[position].0, position, |p| &entries[p].0);
+                    }
+                    None if entries.len() > INDEX_FROM => {
+                        self.index =
+                            Some(NameIndex::build(entries.iter().map(|(n, _)| n.as_str())));
+                    }
+                    None => {}
                 }
             }
         }
@@ -112,7 +153,7 @@ impl Params {
 
     fn position(&self, name: &str) -> Option<usize> {
         match &self.index {
-            Some(index) => index.get(name).copied(),
+            Some(index) => index.find(name, |p| &self.entries[p].0),
             None => self.entries.iter().position(|(n, _)| n == name),
         }
     }
@@ -191,7 +232,7 @@ pub fn bind_named(
 ) -> Result<BoundSql> {
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 8);
-    let mut order = NameOrder::default();
+    let mut order = Placeholders::new(params);
     let mut has_code = false;
     let mut copied = 0; // bytes of `sql` already written to `out`
     let mut i = 0;
@@ -242,14 +283,9 @@ pub fn bind_named(
             "the SQL is empty (nothing but whitespace or comments)",
         ));
     }
-    let missing: Vec<String> = order
-        .names
-        .iter()
-        .filter(|n| params.get(n).is_none())
-        .map(|n| (*n).to_owned())
-        .collect();
-    if !missing.is_empty() {
+    if !order.missing.is_empty() {
         let given: Vec<&str> = params.names().collect();
+        let missing: Vec<String> = order.missing.iter().map(|n| (*n).to_owned()).collect();
         return Err(Error::parameter(format!(
             "the SQL uses {} but no value was given (given: {})",
             list(&missing),
@@ -261,11 +297,13 @@ pub fn bind_named(
         ))
         .with_hint("bind every `:name` the SQL uses, e.g. params! { \"name\" => value }"));
     }
-    if params.len() > order.names.len() {
+    if params.len() > order.positions.len() {
         let unused: Vec<String> = params
-            .names()
-            .filter(|n| !order.contains(n))
-            .map(str::to_owned)
+            .entries
+            .iter()
+            .zip(&order.number_of)
+            .filter(|(_, n)| **n == 0)
+            .map(|((name, _), _)| name.clone())
             .collect();
         return Err(
             Error::parameter(format!("{} given but not used by the SQL", list(&unused)))
@@ -273,52 +311,62 @@ pub fn bind_named(
         );
     }
     let values = order
-        .names
+        .positions
         .iter()
-        .map(|n| params.get(n).cloned().unwrap_or(Value::Null))
+        .map(|&p| params.entries[p].1.clone())
         .collect();
     Ok(BoundSql { sql: out, values })
 }
 
-/// The distinct names of a statement in first-use order, with a hash index once there are
-/// many of them (linear time for any number of parameters).
-#[derive(Default)]
-struct NameOrder<'a> {
-    names: Vec<&'a str>,
-    index: Option<HashMap<&'a str, usize>>,
+/// Numbers the distinct names of a statement in first-use order. A name is known by its
+/// position in the parameters, looked for first where the previous name was found plus
+/// one: names bound in the order the SQL uses them need no hashing and are read in order,
+/// so binding stays linear in time and kind to the cache for any number of parameters.
+struct Placeholders<'a> {
+    params: &'a Params,
+    /// Per parameter position: its placeholder number (1-based), 0 while unused.
+    number_of: Vec<u32>,
+    /// Per placeholder: the parameter position it takes its value from.
+    positions: Vec<usize>,
+    /// Where the next name is expected.
+    cursor: usize,
+    /// Names used but not given, in first-use order.
+    missing: Vec<&'a str>,
+    missing_seen: HashSet<&'a str>,
 }
 
-impl<'a> NameOrder<'a> {
-    fn position(&self, name: &str) -> Option<usize> {
-        match &self.index {
-            Some(index) => index.get(name).copied(),
-            None => self.names.iter().position(|n| *n == name),
+impl<'a> Placeholders<'a> {
+    fn new(params: &'a Params) -> Self {
+        Placeholders {
+            params,
+            number_of: vec![0; params.len()],
+            positions: Vec::new(),
+            cursor: 0,
+            missing: Vec::new(),
+            missing_seen: HashSet::new(),
         }
     }
 
-    fn contains(&self, name: &str) -> bool {
-        self.position(name).is_some()
-    }
-
-    /// The 1-based placeholder index of `name`, adding it if new.
+    /// The placeholder number of `name` (an arbitrary one for a name not given: binding
+    /// fails in that case).
     fn index_of(&mut self, name: &'a str) -> usize {
-        if let Some(p) = self.position(name) {
-            return p + 1;
+        let entries = &self.params.entries;
+        let position = match entries.get(self.cursor) {
+            Some((n, _)) if n == name => Some(self.cursor),
+            _ => self.params.position(name),
+        };
+        let Some(p) = position else {
+            if self.missing_seen.insert(name) {
+                self.missing.push(name);
+            }
+            return self.positions.len() + self.missing.len();
+        };
+        self.cursor = p + 1;
+        if self.number_of[p] == 0 {
+            self.positions.push(p);
+            self.number_of[p] = self.positions.len() as u32;
         }
-        if let Some(index) = &mut self.index {
-            index.insert(name, self.names.len());
-        }
-        self.names.push(name);
-        if self.index.is_none() && self.names.len() > INDEX_FROM {
-            self.index = Some(
-                self.names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| (*n, i))
-                    .collect(),
-            );
-        }
-        self.names.len()
+        self.number_of[p] as usize
     }
 }
 
@@ -505,6 +553,11 @@ mod tests {
             "{}",
             &b.sql[b.sql.len() - 20..]
         );
+        // Used in another order than bound: found through the index.
+        let reversed: Vec<String> = (0..n).rev().map(|i| format!(":p{i}")).collect();
+        let b = pg(&format!("SELECT {}", reversed.join(", ")), &p).unwrap();
+        assert_eq!(b.values[0], Value::Int(1999));
+        assert_eq!(b.values[1992], Value::Int(-7));
         p.insert("extra", 1);
         let e = pg(&sql, &p).unwrap_err();
         assert!(
