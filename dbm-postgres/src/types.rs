@@ -230,6 +230,14 @@ impl<'a> Bind<'a> {
                 "the value {v} does not fit the parameter's type {t}"
             ))
         };
+        let inexact = |t: &str| {
+            Error::parameter(format!(
+                "the value {v} cannot be stored exactly in the parameter's type {t}"
+            ))
+            .with_hint(
+                "cast in SQL if rounding is intended, e.g. :x::float8, or use a numeric column",
+            )
+        };
         let name = target.name();
         Ok(match (v, name) {
             (Value::Int(i), "INT2") => Some(Bind::Int2(
@@ -238,10 +246,23 @@ impl<'a> Bind<'a> {
             (Value::Int(i), "INT4") => Some(Bind::Int4(
                 i32::try_from(*i).map_err(|_| out_of_range(name))?,
             )),
-            (Value::Int(i), "FLOAT8") => Some(Bind::Float(*i as f64)),
-            (Value::Int(i), "FLOAT4") => Some(Bind::Float4(*i as f32)),
+            // Integers go into float columns only when they survive the trip exactly.
+            (Value::Int(i), "FLOAT8") => {
+                Some(Bind::Float(exact_f64(*i).ok_or_else(|| inexact(name))?))
+            }
+            (Value::Int(i), "FLOAT4") => Some(Bind::Float4(
+                exact_f64(*i)
+                    .map(|f| f as f32)
+                    .filter(|f| *f as i64 == *i)
+                    .ok_or_else(|| inexact(name))?,
+            )),
             (Value::Int(i), "NUMERIC") => {
                 Some(Bind::Numeric(encode_numeric(&i.to_string().parse()?)?))
+            }
+            // A real column rounds to its precision (as PostgreSQL's own cast does), but a
+            // finite value too large for it is an error, not infinity.
+            (Value::Float(f), "FLOAT4") if f.is_finite() && !(*f as f32).is_finite() => {
+                return Err(out_of_range(name));
             }
             (Value::Float(f), "FLOAT4") => Some(Bind::Float4(*f as f32)),
             (Value::Float(f), "NUMERIC") if f.is_finite() => {
@@ -456,6 +477,13 @@ fn unsupported(type_name: &str, column: &str) -> Error {
     .with_hint(format!("cast it in SQL, e.g. `{column}::text`"))
 }
 
+/// `i` as a float when the float is exactly `i`.
+fn exact_f64(i: i64) -> Option<f64> {
+    let f = i as f64;
+    // `f as i64` saturates, so 2^63 (the rounding of i64::MAX) compares unequal.
+    (f as i64 == i && f < 9_223_372_036_854_775_808.0).then_some(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,5 +520,16 @@ mod tests {
         // 12345.678 = groups [1, 2345, 6780], weight 1, dscale 3
         let b = encode_numeric(&"12345.678".parse().unwrap()).unwrap();
         assert_eq!(b, [0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c]);
+    }
+
+    #[test]
+    fn integers_convert_to_floats_only_exactly() {
+        assert_eq!(super::exact_f64(1 << 53), Some(9_007_199_254_740_992.0));
+        assert_eq!(super::exact_f64((1 << 53) + 1), None);
+        assert_eq!(super::exact_f64(i64::MAX), None);
+        assert_eq!(
+            super::exact_f64(i64::MIN),
+            Some(-9_223_372_036_854_775_808.0)
+        );
     }
 }

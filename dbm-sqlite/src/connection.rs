@@ -13,7 +13,7 @@ use dbm_core::{
 };
 use rusqlite::InterruptHandle;
 
-use crate::convert::{from_sqlite, map_err, to_sqlite};
+use crate::convert::{from_sqlite, is_bool_type, map_err, to_sqlite};
 use crate::dialect::SqliteDialect;
 
 static DIALECT: SqliteDialect = SqliteDialect;
@@ -149,18 +149,27 @@ fn for_each_row(
     mut each: impl FnMut(&Columns, Vec<Value>) -> bool,
 ) -> Result<Columns> {
     let mut stmt = prepare_and_bind(c, sql, values)?;
+    // rusqlite's `columns()` panics on a name that is not UTF-8: check the names first,
+    // so that such a name is an error.
+    for i in 0..stmt.column_count() {
+        stmt.column_name(i).map_err(map_err)?;
+    }
     let columns: Vec<Column> = stmt
         .columns()
         .iter()
         .map(|col| Column::new(col.name(), col.decl_type().unwrap_or("")))
         .collect();
-    let decl: Vec<String> = columns.iter().map(|c| c.type_name().to_owned()).collect();
+    let is_bool: Vec<bool> = columns
+        .iter()
+        .map(|c| is_bool_type(c.type_name()))
+        .collect();
     let columns = Columns::new(columns);
     let mut rows = stmt.raw_query();
     while let Some(row) = rows.next().map_err(map_err)? {
-        let mut vals = Vec::with_capacity(decl.len());
-        for (i, d) in decl.iter().enumerate() {
-            vals.push(from_sqlite(row.get_ref(i).map_err(map_err)?, d));
+        let mut vals = Vec::with_capacity(is_bool.len());
+        for (i, b) in is_bool.iter().enumerate() {
+            let name = || columns.as_slice()[i].name();
+            vals.push(from_sqlite(row.get_ref(i).map_err(map_err)?, *b, name())?);
         }
         if !each(&columns, vals) {
             break;

@@ -36,21 +36,49 @@ pub(crate) fn to_sqlite(v: &Value) -> Result<ToSqlOutput<'_>, Error> {
     })
 }
 
-/// Converts a stored value. Integers in columns declared BOOL/BOOLEAN become `Bool`.
-pub(crate) fn from_sqlite(v: ValueRef<'_>, decl_type: &str) -> Value {
-    match v {
+/// Whether a declared column type makes integers 0 and 1 booleans (`BOOL`, `BOOLEAN`).
+pub(crate) fn is_bool_type(decl_type: &str) -> bool {
+    decl_type.eq_ignore_ascii_case("BOOL") || decl_type.eq_ignore_ascii_case("BOOLEAN")
+}
+
+/// Converts a stored value of the column `column`. Integers 0 and 1 in columns declared
+/// BOOL/BOOLEAN become `Bool`. TEXT that is not valid UTF-8 is an error naming the column,
+/// never replaced characters: reading and writing back must not change the bytes.
+pub(crate) fn from_sqlite(v: ValueRef<'_>, is_bool: bool, column: &str) -> Result<Value, Error> {
+    Ok(match v {
         ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => {
-            let t = decl_type.to_ascii_uppercase();
-            if (t == "BOOL" || t == "BOOLEAN") && (i == 0 || i == 1) {
-                Value::Bool(i == 1)
-            } else {
-                Value::Int(i)
-            }
-        }
+        ValueRef::Integer(i) if is_bool && (i == 0 || i == 1) => Value::Bool(i == 1),
+        ValueRef::Integer(i) => Value::Int(i),
         ValueRef::Real(f) => Value::Float(f),
-        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(t) => match std::str::from_utf8(t) {
+            Ok(s) => Value::Text(s.to_owned()),
+            Err(e) => {
+                return Err(Error::conversion(format!(
+                    "column `{column}` holds TEXT that is not valid UTF-8 (invalid byte at offset {} of {}); it was not read, so that nothing is altered",
+                    e.valid_up_to(),
+                    t.len()
+                ))
+                .with_hint(format!(
+                    "read it as bytes with CAST({} AS BLOB), or repair the stored text",
+                    quote_name(column)
+                )));
+            }
+        },
         ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+    })
+}
+
+/// A column name as it would be written in SQL (quoted unless it is a plain word).
+fn quote_name(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 

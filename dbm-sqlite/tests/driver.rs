@@ -268,3 +268,55 @@ async fn a_fresh_file_opened_by_many_pools_at_once() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_that_is_not_utf8_is_an_error_naming_the_column_never_altered() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = file_db(&dir, PoolConfig::new("lite"));
+    // Latin-1 "café" stored as TEXT by some other program.
+    db.execute(
+        "CREATE TABLE legacy (id INTEGER, \"full name\" TEXT)",
+        &Params::new(),
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO legacy VALUES (1, CAST(x'636166e9' AS TEXT))",
+        &Params::new(),
+    )
+    .await
+    .unwrap();
+    let e = db
+        .query("SELECT id, \"full name\" FROM legacy", &Params::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conversion);
+    let msg = e.to_string();
+    assert!(
+        msg.contains(
+            "column `full name` holds TEXT that is not valid UTF-8 (invalid byte at offset 3 of 4)"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains("CAST(\"full name\" AS BLOB)"), "{msg}");
+    assert!(!msg.contains('\u{fffd}'), "{msg}");
+    // The stream reports it too, and the hinted query returns the exact bytes.
+    let mut stream = db
+        .query_stream("SELECT \"full name\" FROM legacy", &Params::new())
+        .await
+        .unwrap();
+    let first = stream.next().await.unwrap();
+    assert_eq!(first.unwrap_err().kind(), ErrorKind::Conversion);
+    drop(stream);
+    let rows = db
+        .query(
+            "SELECT CAST(\"full name\" AS BLOB) AS raw FROM legacy",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.first().unwrap().get::<Vec<u8>>("raw").unwrap(),
+        b"caf\xe9".to_vec()
+    );
+}

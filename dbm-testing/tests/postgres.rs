@@ -541,3 +541,53 @@ async fn dropping_a_stream_stops_the_query_on_the_server() {
     }
     assert_eq!(running, 0, "the streamed query still runs on the server");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn numbers_are_never_rounded_or_overflowed_in_silence() {
+    let t = pg_or_skip!();
+    t.db.execute("CREATE TABLE fl (d float8, r float4)", &Params::new())
+        .await
+        .unwrap();
+    let insert = "INSERT INTO fl (d, r) VALUES (:d, :r)";
+    // One connection, and a first run with NULLs: PostgreSQL infers float8 and float4 for
+    // the cached statement, so later values are converted by dbm to those types.
+    let pool = PoolConfig::new("one").pool_size(1).max_overflow(0);
+    let db = t.another_pool(pool);
+    db.execute(insert, &params! { "d" => Value::Null, "r" => Value::Null })
+        .await
+        .unwrap();
+    // Exact conversions and a real column's own rounding are fine.
+    db.execute(insert, &params! { "d" => 1i64 << 53, "r" => 0.1 })
+        .await
+        .unwrap();
+    for (d, r, needle) in [
+        (
+            Value::Int((1 << 53) + 1),
+            Value::Float(1.0),
+            "cannot be stored exactly in the parameter's type FLOAT8",
+        ),
+        (
+            Value::Float(1.0),
+            Value::Int((1 << 24) + 1),
+            "cannot be stored exactly in the parameter's type FLOAT4",
+        ),
+        (
+            Value::Float(1.0),
+            Value::Float(1e300),
+            "does not fit the parameter's type FLOAT4",
+        ),
+    ] {
+        let e = db
+            .execute(insert, &params! { "d" => d, "r" => r })
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Parameter);
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+    let rows = db
+        .query("SELECT count(*) AS n FROM fl", &Params::new())
+        .await
+        .unwrap();
+    assert_eq!(rows.first().unwrap().get::<i64>("n").unwrap(), 2);
+    db.close().await;
+}
