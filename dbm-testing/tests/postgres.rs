@@ -487,7 +487,7 @@ async fn connections_killed_by_the_server_are_replaced_and_counted_invalid() {
     let db = t.another_pool(
         PoolConfig::new("restart")
             .pool_size(3)
-            .ping_skip_window(Duration::ZERO),
+            .pre_ping_skip(Duration::ZERO),
     );
     // Open three connections, then have the server terminate them (as a restart would).
     let held = vec![

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -15,10 +14,11 @@ use dbm_migrate::{MigrateReport, MigrationStatus, Migrator, RepairReport, Versio
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
-use crate::config::{Config, DatabaseConfig};
+use crate::config::{Config, DatabaseConfig, Identity};
 use crate::health::{HealthReport, check_health};
 
-type RegistryKey = (Option<PathBuf>, String);
+/// Pools are shared by everything that identifies the connection, never by name alone.
+type RegistryKey = Identity;
 
 fn registry() -> &'static Mutex<HashMap<RegistryKey, Weak<Inner>>> {
     static REGISTRY: OnceLock<Mutex<HashMap<RegistryKey, Weak<Inner>>>> = OnceLock::new();
@@ -86,6 +86,7 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
         .max_overflow(c.max_overflow)
         .timeout(c.timeout)
         .pre_ping(c.pre_ping)
+        .pre_ping_skip(c.pre_ping_skip)
         .recycle(c.recycle);
     let configure = |e: Error| e.with_database(c.name.clone()).with_operation("configure");
     let url = c.url.expose_secret();
@@ -154,8 +155,13 @@ impl DatabaseManager {
     }
 
     /// Like [`open`](DatabaseManager::open), with an already loaded configuration.
+    ///
+    /// The pool is shared with every other handle whose settings are the same in everything
+    /// that identifies the connection (URL and credentials, driver and pool settings): two
+    /// configurations that give one name to different databases get different pools.
     pub async fn open_with(config: &Config, name: &str) -> Result<Self> {
-        let key: RegistryKey = (config.file().map(PathBuf::from), name.to_owned());
+        let db_config = config.database(name)?;
+        let key = db_config.identity();
         let existing = registry()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -164,7 +170,6 @@ impl DatabaseManager {
         let manager = match existing {
             Some(inner) => DatabaseManager { inner },
             None => {
-                let db_config = config.database(name)?;
                 let db = build_database(&db_config)?;
                 let fresh = Arc::new(Inner {
                     config: db_config,

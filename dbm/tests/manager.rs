@@ -78,6 +78,71 @@ async fn open_twice_shares_one_pool_and_close_unshares() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn one_name_for_two_databases_never_shares_a_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let in_code = |file: &str| {
+        Config::loader()
+            .toml(format!("[databases.app]\nurl = \"sqlite://{file}\"\n"))
+            .base_dir(dir.path())
+            .load()
+            .unwrap()
+    };
+    // Two configurations built in code (no file) that give `app` different URLs.
+    let a = DatabaseManager::open_with(&in_code("a.db"), "app")
+        .await
+        .unwrap();
+    let b = DatabaseManager::open_with(&in_code("b.db"), "app")
+        .await
+        .unwrap();
+    assert!(!a.same_pool(&b));
+    // The same settings again share the pool.
+    let a2 = DatabaseManager::open_with(&in_code("a.db"), "app")
+        .await
+        .unwrap();
+    assert!(a.same_pool(&a2));
+    // `--url` (Config::with_url) and a changed pool setting are other pools too.
+    let c = DatabaseManager::open_with(&in_code("a.db").with_url("app", "sqlite://c.db"), "app")
+        .await
+        .unwrap();
+    assert!(!c.same_pool(&a));
+    let smaller = Config::loader()
+        .toml("[databases.app]\nurl = \"sqlite://a.db\"\npool_size = 1\n")
+        .base_dir(dir.path())
+        .load()
+        .unwrap();
+    assert!(
+        !DatabaseManager::open_with(&smaller, "app")
+            .await
+            .unwrap()
+            .same_pool(&a)
+    );
+
+    // Writes land in the database each handle names.
+    for (db, label) in [(&a, "a"), (&b, "b"), (&c, "c")] {
+        db.execute("CREATE TABLE who (name TEXT)", &Params::new())
+            .await
+            .unwrap();
+        db.execute("INSERT INTO who VALUES (:n)", &params! { "n" => label })
+            .await
+            .unwrap();
+    }
+    for (file, label) in [("a.db", "a"), ("b.db", "b"), ("c.db", "c")] {
+        let direct = DatabaseManager::connect(DatabaseConfig::new(
+            "check",
+            &format!("sqlite://{}", dir.path().join(file).display()),
+        ))
+        .await
+        .unwrap();
+        let rows = direct
+            .execute_query("SELECT name FROM who", &Params::new())
+            .await
+            .unwrap();
+        let names: Vec<String> = rows.iter().map(|r| r.get("name").unwrap()).collect();
+        assert_eq!(names, [label], "{file}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn auto_migrate_runs_on_open() {
     let (_dir, config) = project("auto_migrate = true");
     let db = DatabaseManager::open_with(&config, "app").await.unwrap();

@@ -5,7 +5,7 @@
 //! - Connections open lazily. Waiters are served first come, first served (tokio's semaphore
 //!   is fair); `timeout` bounds the wait and the error prints the pool status.
 //! - `pre_ping` validates at checkout unless the connection was used within
-//!   `ping_skip_window`. A failed ping, or [`Pool::invalidate`] after the server went away,
+//!   `pre_ping_skip`. A failed ping, or [`Pool::invalidate`] after the server went away,
 //!   invalidates every connection opened before that moment.
 //! - A checked-out connection that is dropped while broken or inside a transaction (a
 //!   cancelled task) is closed, never returned.
@@ -302,7 +302,7 @@ impl<M: ManageConnection> Pool<M> {
                 shared.lock().closed_conns += 1;
                 continue;
             }
-            let stale = idle.last_used.elapsed() >= shared.config.ping_skip_window;
+            let stale = idle.last_used.elapsed() >= shared.config.pre_ping_skip;
             if shared.config.pre_ping
                 && stale
                 && let Err(e) = shared.manager.ping(&mut idle.conn).await

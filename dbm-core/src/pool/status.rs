@@ -26,8 +26,9 @@ pub struct PoolConfig {
     pub timeout: Duration,
     /// Validate connections at checkout.
     pub pre_ping: bool,
-    /// Skip the pre-ping for connections used within this window (HikariCP does the same).
-    pub ping_skip_window: Duration,
+    /// Skip the pre-ping for connections used within this window (HikariCP's
+    /// `aliveBypassWindowMs`, default 500 ms); zero pings at every checkout (SQLAlchemy).
+    pub pre_ping_skip: Duration,
     /// Replace connections older than this at checkout.
     pub recycle: Option<Duration>,
 }
@@ -41,7 +42,7 @@ impl PoolConfig {
             max_overflow: 10,
             timeout: Duration::from_secs(30),
             pre_ping: true,
-            ping_skip_window: Duration::from_millis(500),
+            pre_ping_skip: Duration::from_millis(500),
             recycle: None,
         }
     }
@@ -70,9 +71,9 @@ impl PoolConfig {
         self
     }
 
-    /// Sets the pre-ping skip window.
-    pub fn ping_skip_window(mut self, w: Duration) -> Self {
-        self.ping_skip_window = w;
+    /// Sets the pre-ping skip window (`Duration::ZERO`: ping at every checkout).
+    pub fn pre_ping_skip(mut self, w: Duration) -> Self {
+        self.pre_ping_skip = w;
         self
     }
 

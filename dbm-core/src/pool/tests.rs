@@ -61,7 +61,7 @@ fn pool(size: u32, overflow: i32) -> Pool<FakeManager> {
             .pool_size(size)
             .max_overflow(overflow)
             .timeout(Duration::from_millis(100))
-            .ping_skip_window(Duration::ZERO),
+            .pre_ping_skip(Duration::ZERO),
     )
 }
 
@@ -179,7 +179,7 @@ async fn pre_ping_replaces_a_dead_connection_and_counts_it_invalid() {
 async fn recently_used_connections_skip_the_ping() {
     let p = Pool::new(
         FakeManager::default(),
-        PoolConfig::new("fake").ping_skip_window(Duration::from_secs(60)),
+        PoolConfig::new("fake").pre_ping_skip(Duration::from_secs(60)),
     );
     drop(p.get().await.unwrap());
     drop(p.get().await.unwrap());

@@ -14,6 +14,7 @@ use super::urls::{detect_backend, redact_url, url_env_var};
 
 /// The settings of one database.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct DatabaseConfig {
     /// The database's name (`app`).
     pub name: String,
@@ -30,6 +31,9 @@ pub struct DatabaseConfig {
     pub timeout: Duration,
     /// Validate connections at checkout.
     pub pre_ping: bool,
+    /// Skip the pre-ping for a connection used within this long (`pre_ping_skip_ms`,
+    /// default 500 ms; zero pings at every checkout).
+    pub pre_ping_skip: Duration,
     /// Replace connections older than this.
     pub recycle: Option<Duration>,
     /// Default time limit of each statement.
@@ -91,6 +95,7 @@ impl DatabaseConfig {
             max_overflow: 10,
             timeout: Duration::from_secs(30),
             pre_ping: true,
+            pre_ping_skip: Duration::from_millis(500),
             recycle: None,
             statement_timeout: None,
             connect_timeout: None,
@@ -122,6 +127,77 @@ impl DatabaseConfig {
     pub fn migrations_dir(&self) -> PathBuf {
         self.base_dir.join(&self.migrations)
     }
+
+    /// Everything that decides which database a handle talks to and how: the URL with its
+    /// credentials, the driver and pool settings, and what the handle does with them. Two
+    /// handles may share a pool only when these are equal; a name is never enough.
+    pub(crate) fn identity(&self) -> Identity {
+        let r = &self.retry;
+        Identity {
+            name: self.name.clone(),
+            url: self.url.expose_secret().to_owned(),
+            password: self.password.as_ref().map(|p| p.expose_secret().to_owned()),
+            base_dir: self.base_dir.clone(),
+            pool: (
+                self.pool_size,
+                self.max_overflow,
+                self.timeout,
+                self.pre_ping,
+                self.pre_ping_skip,
+                self.recycle,
+            ),
+            driver: (
+                self.statement_timeout,
+                self.connect_timeout,
+                self.sslmode.clone(),
+                self.sslrootcert.clone(),
+                self.read_only,
+            ),
+            usage: (
+                self.migrations_dir(),
+                self.auto_migrate,
+                self.health_slow,
+                (
+                    r.max_attempts,
+                    r.initial_backoff,
+                    r.max_backoff,
+                    r.multiplier.to_bits(),
+                    r.jitter,
+                ),
+            ),
+        }
+    }
+}
+
+/// See [`DatabaseConfig::identity`]. Holds secrets: `Debug` shows the name only.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Identity {
+    name: String,
+    url: String,
+    password: Option<String>,
+    base_dir: PathBuf,
+    pool: (u32, i32, Duration, bool, Duration, Option<Duration>),
+    driver: (
+        Option<Duration>,
+        Option<Duration>,
+        Option<String>,
+        Option<PathBuf>,
+        bool,
+    ),
+    usage: (
+        PathBuf,
+        bool,
+        Duration,
+        (u32, Duration, Duration, u64, bool),
+    ),
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for DatabaseConfig {
@@ -134,6 +210,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("max_overflow", &self.max_overflow)
             .field("timeout", &self.timeout)
             .field("pre_ping", &self.pre_ping)
+            .field("pre_ping_skip", &self.pre_ping_skip)
             .field("recycle", &self.recycle)
             .field("statement_timeout", &self.statement_timeout)
             .field("migrations", &self.migrations)
@@ -375,6 +452,15 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
         d.pre_ping = v;
     }
     note("pre_ping", d.pre_ping.to_string(), e.map(|e| &e.origin));
+    let (k, e) = get("pre_ping_skip_ms");
+    if let Some(v) = c.millis(&k, e)? {
+        d.pre_ping_skip = v;
+    }
+    note(
+        "pre_ping_skip_ms",
+        format!("{}", d.pre_ping_skip.as_secs_f64() * 1000.0),
+        e.map(|e| &e.origin),
+    );
     for opt in ["recycle", "statement_timeout", "connect_timeout"] {
         let (k, e) = get(opt);
         let v = c.seconds(&k, e)?;

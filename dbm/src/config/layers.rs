@@ -14,6 +14,7 @@ pub(crate) const POOL_KEYS: &[&str] = &[
     "max_overflow",
     "timeout",
     "pre_ping",
+    "pre_ping_skip_ms",
     "recycle",
     "statement_timeout",
     "connect_timeout",

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use dbm_core::{Error, Result, RetryPolicy};
 
+pub(crate) use database::Identity;
 pub use database::{DatabaseConfig, SettingReport};
 pub use layers::Origin;
 pub use urls::{ACCEPTED_URLS, detect_backend, redact_url, url_env_var};

@@ -92,6 +92,41 @@ fn each_layer_overrides_the_one_below() {
 }
 
 #[test]
+fn pre_ping_skip_window_is_configurable() {
+    let d = loader().load().unwrap().database("app").unwrap();
+    assert_eq!(d.pre_ping_skip, Duration::from_millis(500));
+    assert_eq!(origin_of(&d, "pre_ping_skip_ms").origin, "default");
+    let d = loader()
+        .var("DBM__DEFAULTS__PRE_PING_SKIP_MS", "0")
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap();
+    assert_eq!(d.pre_ping_skip, Duration::ZERO);
+    assert_eq!(origin_of(&d, "pre_ping_skip_ms").value, "0");
+    let c = Config::loader()
+        .toml("[databases.app]\nurl = \"sqlite::memory:\"\npre_ping_skip_ms = 250\n")
+        .load()
+        .unwrap();
+    assert_eq!(
+        c.database("app").unwrap().pre_ping_skip,
+        Duration::from_millis(250)
+    );
+    let e = Config::loader()
+        .toml("[databases.app]\nurl = \"sqlite::memory:\"\npre_ping_skip_ms = -1\n")
+        .load()
+        .unwrap()
+        .database("app")
+        .unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "`databases.app.pre_ping_skip_ms` must be a non-negative number of milliseconds"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn environment_is_chosen_by_dbm_env() {
     let c = loader().var("DBM_ENV", "staging").load().unwrap();
     assert_eq!(c.environment(), "staging");
