@@ -95,6 +95,23 @@ impl Canceller for PgCanceller {
 
 /// Opens a raw sqlx connection within the connect timeout.
 pub(crate) async fn open(options: &PgOptions) -> Result<sqlx::PgConnection> {
+    // With verify-ca and verify-full, sqlx reads the CA file during the handshake and
+    // reports a missing one as a plain I/O error, which reads like an unreachable server:
+    // check it first.
+    let verifies = matches!(
+        options.ssl_mode(),
+        sqlx::postgres::PgSslMode::VerifyCa | sqlx::postgres::PgSslMode::VerifyFull
+    );
+    if verifies
+        && let Some(ca) = options.ssl_root_cert()
+        && let Err(e) = std::fs::metadata(ca)
+    {
+        return Err(crate::error::tls_error(
+            options,
+            &format!("cannot read the CA certificate {}: {e}", ca.display()),
+        )
+        .with_operation("connect"));
+    }
     match tokio::time::timeout(
         options.connect_timeout,
         sqlx::PgConnection::connect_with(&options.connect),

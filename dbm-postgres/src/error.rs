@@ -46,17 +46,20 @@ pub(crate) fn map_err(e: sqlx::Error, target: &PgOptions) -> Error {
             };
             err
         }
+        // A TLS handshake that fails (an unknown CA, a wrong host name) arrives as an I/O
+        // error carrying the rustls error: it is not a network fault and retrying cannot
+        // help.
+        sqlx::Error::Io(io) if tls_cause(io).is_some() => tls_error(
+            target,
+            &tls_cause(io).map_or_else(String::new, ToString::to_string),
+        ),
         sqlx::Error::Io(io) => Error::new(
             ErrorKind::Connection,
             format!("cannot reach {}:{}: {io}", target.host(), target.port()),
         )
         .with_code(ErrorCode::ConnectIo)
         .with_hint("check that the server is running and the host and port are right"),
-        sqlx::Error::Tls(t) => Error::new(
-            ErrorKind::Connection,
-            format!("TLS with {}:{} failed: {t}", target.host(), target.port()),
-        )
-        .with_hint("check sslmode and the CA certificate (sslrootcert)"),
+        sqlx::Error::Tls(t) => tls_error(target, &t.to_string()),
         sqlx::Error::Protocol(p) => Error::new(
             ErrorKind::Connection,
             format!(
@@ -73,5 +76,42 @@ pub(crate) fn map_err(e: sqlx::Error, target: &PgOptions) -> Error {
         }
         sqlx::Error::Configuration(_) => Error::config("invalid PostgreSQL connection settings"),
         other => Error::new(ErrorKind::Query, other.to_string()),
+    }
+}
+
+/// The rustls error inside an I/O error, if the I/O error is a failed TLS handshake.
+fn tls_cause(io: &std::io::Error) -> Option<&rustls::Error> {
+    io.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// A TLS failure: its own message and hint, and no code, so it is not retried.
+pub(crate) fn tls_error(target: &PgOptions, cause: &str) -> Error {
+    Error::new(
+        ErrorKind::Connection,
+        format!(
+            "TLS with {}:{} failed ({} sslmode={}): {cause}",
+            target.host(),
+            target.port(),
+            match target.ssl_root_cert() {
+                Some(p) => format!("sslrootcert={},", p.display()),
+                None => "system CA certificates,".to_owned(),
+            },
+            ssl_mode_name(target.ssl_mode())
+        ),
+    )
+    .with_hint(
+        "check sslmode and sslrootcert: the CA file must exist and have signed the server's certificate, and verify-full also checks the host name against it",
+    )
+}
+
+fn ssl_mode_name(mode: sqlx::postgres::PgSslMode) -> &'static str {
+    use sqlx::postgres::PgSslMode as M;
+    match mode {
+        M::Disable => "disable",
+        M::Allow => "allow",
+        M::Prefer => "prefer",
+        M::Require => "require",
+        M::VerifyCa => "verify-ca",
+        M::VerifyFull => "verify-full",
     }
 }

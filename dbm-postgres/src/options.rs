@@ -1,10 +1,11 @@
 //! `postgres://` URLs and connection options.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use dbm_core::{Error, Result};
+use dbm_core::{Error, Result, redact_url};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// PostgreSQL connection options. `Debug` and `Display` never show the password.
@@ -26,6 +27,9 @@ pub struct PgOptions {
     pub(crate) connect: PgConnectOptions,
     /// How long opening a connection may take.
     pub connect_timeout: Duration,
+    /// The CA certificate file (`sslrootcert`), checked before each connection so that a
+    /// missing file is a TLS configuration error, not a network one.
+    pub(crate) ssl_root_cert: Option<PathBuf>,
 }
 
 const ACCEPTED: &str = "sslmode, sslrootcert, sslcert, sslkey, application_name, options, connect_timeout, host, hostaddr, port, dbname, user, password, statement-cache-capacity";
@@ -36,6 +40,7 @@ impl PgOptions {
         PgOptions {
             connect,
             connect_timeout: Duration::from_secs(10),
+            ssl_root_cert: None,
         }
     }
 
@@ -83,9 +88,15 @@ impl PgOptions {
     }
 
     /// Sets the CA certificate file used by `verify-ca` and `verify-full`.
-    pub fn with_ssl_root_cert(mut self, path: &std::path::Path) -> Self {
+    pub fn with_ssl_root_cert(mut self, path: &Path) -> Self {
         self.connect = self.connect.ssl_root_cert(path);
+        self.ssl_root_cert = Some(path.to_path_buf());
         self
+    }
+
+    /// The CA certificate file, when one is set.
+    pub fn ssl_root_cert(&self) -> Option<&Path> {
+        self.ssl_root_cert.as_deref()
     }
 
     /// Makes every transaction read-only (`default_transaction_read_only = on`).
@@ -130,18 +141,136 @@ impl fmt::Debug for PgOptions {
     }
 }
 
+/// Where a URL's invalid percent-encoding is, for the message.
+fn percent_error(url: &str, rest_start: usize) -> Option<&'static str> {
+    let b = url.as_bytes();
+    let bad = (0..b.len()).find(|&i| {
+        b[i] == b'%'
+            && !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    })?;
+    let rest = &url[rest_start..];
+    let at = rest.rfind('@').map(|p| rest_start + p);
+    let query = url.find('?');
+    Some(match at {
+        Some(at) if bad < at => {
+            let colon = url[rest_start..at].find(':').map(|p| rest_start + p);
+            if colon.is_some_and(|c| bad > c) {
+                "the password"
+            } else {
+                "the user name"
+            }
+        }
+        _ if query.is_some_and(|q| bad > q) => "a parameter value",
+        _ => "the host or database name",
+    })
+}
+
+/// `%XX` decoding that refuses what is not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A parameter name as it may be quoted in an error (a plain word, never a fragment of
+/// something else).
+fn shown_key(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.len() <= 40
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '[' | ']' | '.'));
+    if plain {
+        format!("`{key}`")
+    } else {
+        "(a name that cannot be shown)".to_owned()
+    }
+}
+
 impl FromStr for PgOptions {
     type Err = Error;
 
+    /// Parses a `postgres://` URL. Errors never quote the URL's user info: a password
+    /// that is not percent-encoded may hold any character.
     fn from_str(url: &str) -> Result<Self> {
+        let hint = "postgres://user:password@host:5432/database?sslmode=prefer; percent-encode @ : / ? # % and spaces in the user name and password (p%40ss)";
+        let unreadable = |why: &str| {
+            Error::config(format!(
+                "the PostgreSQL URL {} cannot be read: {why}",
+                redact_url(url)
+            ))
+            .with_hint(hint)
+        };
         let lower = url.to_ascii_lowercase();
-        if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+        let rest_start = if lower.starts_with("postgres://") {
+            "postgres://".len()
+        } else if lower.starts_with("postgresql://") {
+            "postgresql://".len()
+        } else {
             return Err(Error::config(
                 "a PostgreSQL URL starts with postgres:// or postgresql://",
             ));
+        };
+        let rest = &url[rest_start..];
+        // The user info ends at the last `@`; an `@` after the first `/`, `?` or `#` means
+        // a password (or value) that should have been percent-encoded.
+        let first_separator = rest.find(['/', '?', '#']);
+        let last_at = rest.rfind('@');
+        if let (Some(sep), Some(at)) = (first_separator, last_at)
+            && at > sep
+        {
+            return Err(unreadable(
+                "it has an `@` after a `/`, `?` or `#`, so where the password ends is unclear",
+            ));
         }
+        let authority = &rest[..first_separator.unwrap_or(rest.len())];
+        let host_port = authority.rsplit('@').next().unwrap_or("");
+        // What follows the host: `""` or `:digits` (IPv6 hosts are bracketed).
+        let after_host = match host_port.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').map(|(_, p)| p),
+            None => Some(host_port.find(':').map_or("", |p| &host_port[p..])),
+        };
+        let port_ok = after_host.is_some_and(|p| {
+            p.is_empty()
+                || p.strip_prefix(':')
+                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !port_ok || host_port.contains(' ') {
+            return Err(unreadable(
+                "the part after the user info is not host[:port]",
+            ));
+        }
+        if let Some(part) = percent_error(url, rest_start) {
+            return Err(unreadable(&format!(
+                "{part} has a `%` that is not followed by two hex digits"
+            ))
+            .with_hint(
+                "write `%25` for a literal `%`, and percent-encode @ : / ? # in the password",
+            ));
+        }
+        if let Some(at) = last_at
+            && percent_decode(&rest[..at]).is_none()
+        {
+            return Err(unreadable(
+                "the user name or password is not valid UTF-8 once percent-decoded",
+            ));
+        }
+
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut timeout = Duration::from_secs(10);
+        let mut root_cert = None;
         let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -169,14 +298,21 @@ impl FromStr for PgOptions {
                     }
                     kept.push(pair);
                 }
+                "sslrootcert" | "ssl-root-cert" => {
+                    let path = percent_decode(value)
+                        .ok_or_else(|| Error::config("sslrootcert is not a valid path"))?;
+                    root_cert = Some(PathBuf::from(path));
+                    kept.push(pair);
+                }
                 k if ACCEPTED.split(", ").any(|a| a == k) || k.starts_with("options[") => {
                     kept.push(pair)
                 }
                 _ => {
-                    return Err(
-                        Error::config(format!("unknown PostgreSQL URL parameter `{key}`"))
-                            .with_hint(format!("accepted: {ACCEPTED}")),
-                    );
+                    return Err(Error::config(format!(
+                        "unknown PostgreSQL URL parameter {}",
+                        shown_key(key)
+                    ))
+                    .with_hint(format!("accepted: {ACCEPTED}")));
                 }
             }
         }
@@ -189,30 +325,13 @@ impl FromStr for PgOptions {
         let connect = PgConnectOptions::from_str(&rebuilt).map_err(|e| {
             // sqlx's message may quote the URL: keep only our own words.
             let _ = e;
-            Error::config(format!("the PostgreSQL URL {} does not parse", dbm_redact(url)))
-                .with_hint("postgres://user:password@host:5432/database?sslmode=prefer (percent-encode @ : / % in the password)")
+            unreadable("its parts do not parse")
         })?;
         Ok(PgOptions {
             connect,
             connect_timeout: timeout,
+            ssl_root_cert: root_cert,
         })
-    }
-}
-
-/// `scheme://user:***@rest`, for messages about a URL that may hold a password.
-pub(crate) fn dbm_redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "(unparseable)".to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let tail = tail.split('?').next().unwrap_or("");
-    match authority.rsplit_once('@') {
-        Some((user, host)) => {
-            let user = user.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}{tail}")
-        }
-        None => format!("{scheme}://{authority}{tail}"),
     }
 }
 
@@ -250,7 +369,7 @@ mod tests {
                 "postgres://u:secretpw@h/db?connect_timeout=soon",
                 "connect_timeout",
             ),
-            ("postgres://u:secretpw@h:notaport/db", "does not parse"),
+            ("postgres://u:secretpw@h:notaport/db", "not host[:port]"),
         ] {
             let e = url.parse::<PgOptions>().unwrap_err().to_string();
             assert!(e.contains(needle), "{url}: {e}");
@@ -259,10 +378,33 @@ mod tests {
     }
 
     #[test]
-    fn redaction() {
-        assert_eq!(
-            dbm_redact("postgres://u:pw@h:1/db?password=x"),
-            "postgres://u:***@h:1/db"
-        );
+    fn unencoded_or_malformed_user_info_is_refused_without_quoting_it() {
+        for (url, needle) in [
+            ("postgres://u:pa/ss9X@h/db", "an `@` after a `/`"),
+            ("postgres://u:pa?ss9X@h/db", "an `@` after a `/`"),
+            ("postgres://u:pa#ss9X@h/db", "an `@` after a `/`"),
+            ("postgres://u:pass9X/h/db", "not host[:port]"),
+            ("postgres://u:pa?ss9X", "not host[:port]"),
+            ("postgres://u:pa%zzss9X@h/db", "the password has a `%`"),
+            ("postgres://u%zz:pass9X@h/db", "the user name has a `%`"),
+            (
+                "postgres://u:pass9X@h/db?application_name=%zz",
+                "a parameter value has a `%`",
+            ),
+            ("postgres://u:pa%ffss9X@h/db", "not valid UTF-8"),
+            (
+                "postgres://u:pass9X@h/db?ss9X/x=1",
+                "unknown PostgreSQL URL parameter (a name that cannot be shown)",
+            ),
+        ] {
+            let e = url.parse::<PgOptions>().unwrap_err().to_string();
+            assert!(e.contains(needle), "{url}: {e}");
+            assert!(!e.contains("ss9X"), "{url}: {e}");
+        }
+        // An unencoded `@` or `:` inside the user info is still read (the last `@` ends it).
+        let o: PgOptions = "postgres://u:p@ss:w@h:5/db".parse().unwrap();
+        assert_eq!((o.host(), o.port()), ("h", 5));
+        let o: PgOptions = "postgres://[::1]:6543/db".parse().unwrap();
+        assert_eq!(o.port(), 6543);
     }
 }

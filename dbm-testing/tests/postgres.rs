@@ -150,14 +150,48 @@ async fn tls_require_connects_to_a_server_with_ssl_on() {
         .await
         .unwrap();
     assert!(rows.first().unwrap().get::<bool>("ssl").unwrap());
-    // verify-full against a self-signed certificate must refuse.
+    // A CA the server's certificate does not chain to, and a CA file that is not there:
+    // TLS errors with their own message and hint, never retried as network faults.
     let strict = t
         .postgres_options()
         .unwrap()
         .with_ssl_mode(PgSslMode::VerifyFull);
-    let db = dbm_postgres::open("tls", strict, PoolConfig::new("tls"));
-    if let Err(e) = db.query("SELECT 1", &Params::new()).await {
+    let missing = t
+        .postgres_options()
+        .unwrap()
+        .with_ssl_mode(PgSslMode::VerifyCa)
+        .with_ssl_root_cert(std::path::Path::new("/nonexistent/dbm-ca.pem"));
+    for (options, needle) in [
+        (strict, "invalid peer certificate"),
+        (
+            missing,
+            "cannot read the CA certificate /nonexistent/dbm-ca.pem",
+        ),
+    ] {
+        let db = dbm_postgres::open("tls", options, PoolConfig::new("tls"));
+        let e = db.query("SELECT 1", &Params::new()).await.unwrap_err();
+        let msg = e.to_string();
         assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+        assert!(!e.is_transient(), "a TLS failure is not transient: {e}");
+        assert!(msg.contains("TLS with ") && msg.contains(needle), "{msg}");
+        assert!(msg.contains("hint: check sslmode and sslrootcert"), "{msg}");
+        assert!(!msg.contains("server is running"), "{msg}");
+    }
+    // With the CA that did sign it (Debian's snake-oil certificate signs itself), verify-ca
+    // connects.
+    let snakeoil = std::path::Path::new("/etc/ssl/certs/ssl-cert-snakeoil.pem");
+    let verified = t
+        .postgres_options()
+        .unwrap()
+        .with_ssl_mode(PgSslMode::VerifyCa)
+        .with_ssl_root_cert(snakeoil);
+    let db = dbm_postgres::open("tls", verified, PoolConfig::new("tls"));
+    match db.query("SELECT 1 AS one", &Params::new()).await {
+        Ok(rows) => assert_eq!(rows.len(), 1),
+        Err(e) if !snakeoil.exists() || e.to_string().contains("UnknownIssuer") => {
+            note("verify-ca success path: the server's certificate is not Debian's snake-oil one")
+        }
+        Err(e) => panic!("verify-ca with the signing CA failed: {e}"),
     }
 }
 

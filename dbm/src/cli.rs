@@ -17,7 +17,7 @@ use dbm_core::{Error, ErrorKind, Result};
 use dbm_migrate::{MigrationInfo, MigrationStatus};
 use serde::Serialize;
 
-use crate::config::{Config, DatabaseConfig};
+use crate::config::{Config, ConfigLoader, DatabaseConfig};
 use crate::manager::{DatabaseManager, build_database};
 
 /// The usage text.
@@ -97,8 +97,41 @@ fn parse(args: Vec<String>) -> Result<Args> {
 
 /// Runs a command line (without the program name), writing results to `out` and the
 /// one-line cause of a failure to `err`. Returns the exit code: 0 success, 1 failure,
-/// 2 usage error.
+/// 2 usage error. The configuration is this process's ([`Config::load`]).
 pub async fn run<I>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = String>,
+{
+    run_inner(None, args, out, err).await
+}
+
+/// Like [`run`], with the configuration `loader` gives instead of this process's
+/// (for tests, and for programs that build their configuration themselves).
+///
+/// ```no_run
+/// # async fn demo() {
+/// let loader = dbm::Config::loader().file("deploy/dbm.toml").environment("production");
+/// let code = dbm::cli::run_with_config(loader, ["status".to_owned()], &mut std::io::stdout(), &mut std::io::stderr()).await;
+/// # }
+/// ```
+pub async fn run_with_config<I>(
+    loader: ConfigLoader,
+    args: I,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8
+where
+    I: IntoIterator<Item = String>,
+{
+    run_inner(Some(loader), args, out, err).await
+}
+
+async fn run_inner<I>(
+    loader: Option<ConfigLoader>,
+    args: I,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8
 where
     I: IntoIterator<Item = String>,
 {
@@ -110,7 +143,7 @@ where
         }
     };
     let json = args.json;
-    match execute(args, out).await {
+    match execute(args, loader, out).await {
         Ok(code) => code,
         Err(e) => {
             if json {
@@ -160,12 +193,15 @@ fn io(e: std::io::Error) -> Error {
     Error::new(ErrorKind::Other, format!("cannot write output: {e}"))
 }
 
-async fn execute(args: Args, out: &mut dyn Write) -> Result<u8> {
+async fn execute(args: Args, loader: Option<ConfigLoader>, out: &mut dyn Write) -> Result<u8> {
     if args.command.is_empty() || args.command == "help" {
         write!(out, "{USAGE}").map_err(io)?;
         return Ok(if args.command.is_empty() { 2 } else { 0 });
     }
-    let config = Config::load()?;
+    let config = match loader {
+        Some(l) => l.load()?,
+        None => Config::load()?,
+    };
     if args.command == "new" {
         return new_file(&args, &config, out);
     }

@@ -15,6 +15,29 @@ use dbm::{Config, DatabaseConfig, DatabaseManager, ErrorKind, Params};
 const SECRET: &str = "Zq9@x:y/z%w Secret";
 const SECRET_ENCODED: &str = "Zq9%40x%3Ay%2Fz%25w%20Secret";
 
+/// Fragments of the passwords in [`MALFORMED`]: none may appear anywhere, whole or in part.
+const FRAGMENTS: &[&str] = &["Zq9", "Kx7", "Vw3"];
+
+/// What users put in URL fields: passwords that are not percent-encoded (holding `/`, `?`,
+/// `#`, `@`, `;`), a forgotten `@`, no scheme, bad percent-encoding, connection strings.
+const MALFORMED: &[&str] = &[
+    "postgres://etl:Zq9@Kx7:Vw3@db.example/w",
+    "postgres://etl:Zq9/Kx7?Vw3@db.example:5432/w?sslmode=require",
+    "postgres://etl:Zq9#Kx7Vw3@db.example/w",
+    "postgres://etl:Zq9Kx7?Vw3",
+    "postgres://etl:Zq9Kx7Vw3/db.example/w",
+    "postgres://etl:Zq9%zzKx7Vw3@db.example/w",
+    "postgres://etl:Zq9Kx7Vw3@db.example:notaport/w",
+    "postgres://etl@db.example:5432/w?password=Zq9Kx7Vw3&sslmode=bogus",
+    "postgresql:etl:Zq9Kx7Vw3@db.example/w",
+    "etl:Zq9Kx7Vw3@db.example/w",
+    "Zq9Kx7Vw3",
+    "mysql://etl:Zq9Kx7Vw3@db.example/w",
+    "Server=db.example;User Id=sa;Password={Zq9;Kx7;Vw3};",
+    "Server=db.example;User Id=sa;Password=\"Zq9;Kx7;Vw3\"",
+    "jdbc:sqlserver://db.example:1433;user=sa;password=Zq9Kx7Vw3",
+];
+
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
 
@@ -75,6 +98,25 @@ async fn run_cli(args: &[&str]) -> String {
     )
 }
 
+/// The CLI reading `config` (as `DBM_CONFIG` would make it: the variables of this process
+/// cannot be set safely while other threads run).
+async fn run_cli_with_config(config: &str, args: &[&str]) -> String {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = dbm::cli::run_with_config(
+        dbm::Config::loader().file(config),
+        args.iter().map(|s| s.to_string()),
+        &mut out,
+        &mut err,
+    )
+    .await;
+    format!(
+        "exit {code}\n{}{}",
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&err)
+    )
+}
+
 async fn scenarios(out: &mut Outputs) {
     let dir = tempfile::tempdir().unwrap();
 
@@ -97,6 +139,54 @@ async fn scenarios(out: &mut Outputs) {
         .unwrap_err();
     out.error("config with malformed url", &e);
     out.text("redacted url", dbm::redact_url(&raw));
+
+    // Every malformed URL on every path: connect, configuration, Debug, redaction, CLI.
+    for (i, url) in MALFORMED.iter().enumerate() {
+        let label = format!("malformed #{i}");
+        out.text(&format!("{label} redacted"), dbm::redact_url(url));
+        out.text(
+            &format!("{label} config Debug"),
+            format!("{:?}", DatabaseConfig::new("m", url)),
+        );
+        if let Err(e) = DatabaseManager::connect(DatabaseConfig::new("m", url)).await {
+            out.error(&format!("{label} connect"), &e);
+        }
+        assert!(
+            !url.contains('\''),
+            "the corpus is written as TOML literal strings"
+        );
+        let toml = format!("[databases.m]\nurl = '{url}'\n");
+        let config = Config::loader().toml(&toml).load().unwrap();
+        match config.database("m") {
+            Ok(c) => out.text(&format!("{label} config"), format!("{c:?} {:?}", c.origins)),
+            Err(e) => out.error(&format!("{label} config"), &e),
+        }
+        let by_var = Config::loader().var("DBM_M_URL", *url).load().unwrap();
+        if let Err(e) = by_var.database("m") {
+            out.error(&format!("{label} variable"), &e);
+        }
+        out.text(
+            &format!("{label} cli status"),
+            run_cli(&["status", "--database", "m", "--url", url]).await,
+        );
+        out.text(
+            &format!("{label} cli status json"),
+            run_cli(&["status", "--json", "--database", "m", "--url", url]).await,
+        );
+        let project = dir.path().join(format!("malformed{i}"));
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join("dbm.toml"), &toml).unwrap();
+        let cfg = project.join("dbm.toml");
+        let cfg = cfg.to_str().unwrap();
+        out.text(
+            &format!("{label} cli config check"),
+            run_cli_with_config(cfg, &["config", "check"]).await,
+        );
+        out.text(
+            &format!("{label} cli config check json"),
+            run_cli_with_config(cfg, &["config", "check", "--json"]).await,
+        );
+    }
 
     // config check with a secret in a URL, a password file and a password variable.
     std::fs::write(dir.path().join("pw"), format!("{SECRET}\n")).unwrap();
@@ -270,11 +360,8 @@ fn no_secret_appears_in_logs_errors_json_or_cli_output() {
         logs.contains("database operation failed"),
         "nothing captured:\n{logs}"
     );
-    let mut secrets = vec![
-        SECRET.to_owned(),
-        SECRET_ENCODED.to_owned(),
-        "Zq9".to_owned(),
-    ];
+    let mut secrets = vec![SECRET.to_owned(), SECRET_ENCODED.to_owned()];
+    secrets.extend(FRAGMENTS.iter().map(|f| (*f).to_owned()));
     if let Some(pw) = dbm_testing::postgres_password().filter(|p| p.len() >= 6) {
         secrets.push(pw);
     }

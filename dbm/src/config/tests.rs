@@ -230,6 +230,24 @@ fn secret_errors_are_clear() {
     }
 }
 
+#[cfg(feature = "postgres")]
+#[test]
+fn urls_are_checked_at_configuration_time_without_quoting_passwords() {
+    for (url, needle) in [
+        (
+            "postgres://u:pw%zz9Q@h/db",
+            "the password has a `%` that is not followed by two hex digits",
+        ),
+        ("postgres://u:pw/9Q@h/db", "an `@` after a `/`"),
+        ("postgres://u:pw9Q/h/db", "not host[:port]"),
+    ] {
+        let msg = db_err(&format!("[databases.app]\nurl = '{url}'\n"));
+        assert!(msg.contains(needle), "{msg}");
+        assert!(msg.contains("file dbm.toml line 2"), "{msg}");
+        assert!(!msg.contains("9Q"), "{msg}");
+    }
+}
+
 fn db_err(text: &str) -> String {
     let e = Config::loader()
         .toml(text)
