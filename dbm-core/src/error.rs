@@ -29,6 +29,9 @@ pub enum ErrorKind {
     Parameter,
     /// A value could not be converted to the requested type.
     Conversion,
+    /// An argument of the call is out of range: a zero timeout, an empty list of
+    /// statements, an empty database name.
+    InvalidArgument,
     /// The database returned a type dbm does not map.
     UnsupportedType,
     /// The database handle or pool was closed.
@@ -56,6 +59,7 @@ impl ErrorKind {
             ErrorKind::Migration => "migration error",
             ErrorKind::Parameter => "parameter error",
             ErrorKind::Conversion => "conversion error",
+            ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::UnsupportedType => "unsupported type",
             ErrorKind::Closed => "closed",
             ErrorKind::Other => "error",
@@ -155,6 +159,7 @@ struct Inner {
     operation: Option<String>,
     code: Option<ErrorCode>,
     hint: Option<String>,
+    outcome_unknown: bool,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -172,6 +177,7 @@ impl Error {
                 operation: None,
                 code: None,
                 hint: None,
+                outcome_unknown: false,
                 source: None,
             }),
         }
@@ -190,6 +196,45 @@ impl Error {
     /// Shorthand for a [`ErrorKind::Conversion`] error.
     pub fn conversion(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conversion, message)
+    }
+
+    /// Shorthand for a [`ErrorKind::InvalidArgument`] error.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// Marks that the operation may or may not have taken effect (a statement whose
+    /// cancellation was not confirmed, a COMMIT whose answer was lost): it must not be
+    /// repeated blindly, so such an error is never [transient](Error::is_transient).
+    pub fn with_outcome_unknown(mut self) -> Self {
+        self.inner.outcome_unknown = true;
+        self
+    }
+
+    /// Whether the operation may have taken effect although it failed.
+    ///
+    /// ```
+    /// use dbm_core::{Error, ErrorCode, ErrorKind};
+    /// let e = Error::new(ErrorKind::Connection, "connection lost during COMMIT")
+    ///     .with_code(ErrorCode::ConnectIo)
+    ///     .with_outcome_unknown();
+    /// assert!(e.outcome_unknown());
+    /// assert!(!e.is_transient(), "repeating it could apply it twice");
+    /// ```
+    pub fn outcome_unknown(&self) -> bool {
+        self.inner.outcome_unknown
+    }
+
+    /// The same error with another message; everything else (kind, database, operation,
+    /// code, hint, outcome) is kept and the original becomes the source.
+    pub fn restated(self, message: impl Into<String>) -> Self {
+        let mut out = Error::new(self.kind(), message);
+        out.inner.database = self.inner.database.clone();
+        out.inner.operation = self.inner.operation.clone();
+        out.inner.code = self.inner.code.clone();
+        out.inner.hint = self.inner.hint.clone();
+        out.inner.outcome_unknown = self.inner.outcome_unknown;
+        out.with_source(self)
     }
 
     /// Sets the database name (kept if one is already set, so the innermost layer wins).
@@ -269,12 +314,15 @@ impl Error {
     }
 
     /// Whether retrying the operation may succeed: decided from the error code only
-    /// (see [`ErrorCode::is_transient`]). Timeouts we imposed ourselves are not transient.
+    /// (see [`ErrorCode::is_transient`]). Timeouts we imposed ourselves are not transient,
+    /// and neither is anything whose [outcome is unknown](Error::outcome_unknown).
     pub fn is_transient(&self) -> bool {
-        self.inner
-            .code
-            .as_ref()
-            .is_some_and(ErrorCode::is_transient)
+        !self.inner.outcome_unknown
+            && self
+                .inner
+                .code
+                .as_ref()
+                .is_some_and(ErrorCode::is_transient)
     }
 }
 
@@ -305,7 +353,8 @@ impl fmt::Debug for Error {
             .field("database", &self.inner.database)
             .field("operation", &self.inner.operation)
             .field("code", &self.inner.code)
-            .field("hint", &self.inner.hint);
+            .field("hint", &self.inner.hint)
+            .field("outcome_unknown", &self.inner.outcome_unknown);
         if let Some(source) = &self.inner.source {
             d.field("source", &source.to_string());
         }

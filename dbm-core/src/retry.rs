@@ -12,13 +12,17 @@ use crate::error::Result;
 /// Only errors whose [`is_transient`](crate::Error::is_transient) is true are retried; retry
 /// only idempotent work or whole transactions.
 ///
+/// The default rides out a fast server restart (one to a few seconds unreachable): three
+/// attempts, waiting 1 s and then 2 s (plus up to half again of jitter), never more than
+/// 10 s at once, as the seed system's tenacity policy did.
+///
 /// ```
 /// use std::time::Duration;
 /// use dbm_core::RetryPolicy;
 /// let p = RetryPolicy::default().with_max_attempts(5).with_jitter(false);
-/// assert_eq!(p.backoff(1), Duration::from_millis(100));
-/// assert_eq!(p.backoff(3), Duration::from_millis(400));
-/// assert_eq!(p.backoff(30), p.max_backoff);
+/// assert_eq!(p.backoff(1), Duration::from_secs(1));
+/// assert_eq!(p.backoff(3), Duration::from_secs(4));
+/// assert_eq!(p.backoff(30), Duration::from_secs(10));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,7 +37,8 @@ pub struct RetryPolicy {
     pub max_backoff: Duration,
     /// Growth factor of the wait per attempt.
     pub multiplier: f64,
-    /// Randomise each wait between half and all of its nominal value.
+    /// Lengthen each wait by a random share of up to half its nominal value, so that many
+    /// clients do not retry in step (never shortening it below the nominal wait).
     pub jitter: bool,
 }
 
@@ -41,8 +46,8 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             max_attempts: 3,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(10),
             multiplier: 2.0,
             jitter: true,
         }
@@ -95,7 +100,7 @@ impl RetryPolicy {
     fn wait(&self, attempt: u32) -> Duration {
         let nominal = self.backoff(attempt);
         if self.jitter {
-            nominal.mul_f64(0.5 + fastrand::f64() * 0.5)
+            nominal.mul_f64(1.0 + fastrand::f64() * 0.5)
         } else {
             nominal
         }
@@ -104,12 +109,16 @@ impl RetryPolicy {
 
 /// Runs `op` until it succeeds, fails with a non-transient error, or `policy` runs out of
 /// attempts. `op` receives the attempt number (1-based). Each retry is logged with the attempt
-/// number, the wait and the error.
+/// number, the wait and the error. When the attempts run out, the error says so ("failed
+/// after 3 attempts over 3.1 s: ...") with the same kind and code, and the last error as
+/// its source. An error whose [outcome is unknown](crate::Error::outcome_unknown) is never
+/// retried.
 ///
 /// ```
 /// # tokio_test_block_on(async {
 /// use dbm_core::{retry, Error, ErrorCode, ErrorKind, RetryPolicy};
 /// let policy = RetryPolicy::default().with_initial_backoff(std::time::Duration::ZERO);
+/// // ... three attempts: the third succeeds.
 /// let result = retry(&policy, "demo", |attempt| async move {
 ///     if attempt < 3 {
 ///         Err(Error::new(ErrorKind::Query, "busy").with_code(ErrorCode::Sqlite(5)))
@@ -128,10 +137,20 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
+    let started = tokio::time::Instant::now();
     let mut attempt = 1;
     loop {
         match op(attempt).await {
             Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() && attempt >= policy.max_attempts && attempt > 1 => {
+                let message = format!(
+                    "failed after {attempt} attempts over {:.1} s: {}",
+                    started.elapsed().as_secs_f64(),
+                    e.message()
+                );
+                tracing::warn!(operation, attempts = attempt, error = %e, "retries exhausted");
+                return Err(e.restated(message));
+            }
             Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                 let wait = policy.wait(attempt);
                 tracing::warn!(
@@ -180,21 +199,56 @@ mod tests {
             async { Err(Error::new(ErrorKind::Query, "busy").with_code(ErrorCode::Sqlite(5))) }
         })
         .await;
-        assert!(r.unwrap_err().is_transient());
+        let e = r.unwrap_err();
+        assert!(e.is_transient());
         assert_eq!(calls.load(Ordering::SeqCst), 4);
-        // 100 + 200 + 400 ms of (paused, auto-advanced) sleeping
-        assert_eq!(start.elapsed(), Duration::from_millis(700));
+        // 1 + 2 + 4 s of (paused, auto-advanced) sleeping
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+        // The error says the retries ran out, keeps kind and code, and wraps the last one.
+        assert_eq!(e.kind(), ErrorKind::Query);
+        assert_eq!(e.code(), Some(&ErrorCode::Sqlite(5)));
+        assert_eq!(e.message(), "failed after 4 attempts over 7.0 s: busy");
+        let source = std::error::Error::source(&e).unwrap().to_string();
+        assert!(
+            source.ends_with("query error: busy (SQLite code 5)"),
+            "{source}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn outcome_unknown_is_never_retried() {
+        let calls = AtomicU32::new(0);
+        let r: Result<()> = retry(&RetryPolicy::default(), "t", |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async {
+                Err(Error::new(ErrorKind::Connection, "lost during COMMIT")
+                    .with_code(ErrorCode::ConnectIo)
+                    .with_outcome_unknown())
+            }
+        })
+        .await;
+        assert!(r.unwrap_err().outcome_unknown());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
-    fn jitter_stays_within_half_and_full_wait() {
+    fn jitter_only_lengthens_waits_by_up_to_half() {
         let p = RetryPolicy::default();
         for _ in 0..100 {
             let w = p.wait(2);
             assert!(
-                w >= Duration::from_millis(100) && w <= Duration::from_millis(200),
+                w >= Duration::from_secs(2) && w <= Duration::from_secs(3),
                 "{w:?}"
             );
         }
+    }
+
+    #[test]
+    fn default_policy_waits_long_enough_for_a_fast_restart() {
+        // A fast PostgreSQL restart leaves the server unreachable for 1 to 2.5 s: the
+        // third attempt must come later than that even with no jitter.
+        let p = RetryPolicy::default().with_jitter(false);
+        assert_eq!(p.max_attempts, 3);
+        assert!(p.backoff(1) + p.backoff(2) >= Duration::from_secs(3));
     }
 }

@@ -67,7 +67,7 @@ impl Transaction {
             .take()
             .ok_or_else(|| Error::new(ErrorKind::Transaction, "already finished"))?;
         conn.commit().await.map_err(|e| {
-            e.with_kind(ErrorKind::Transaction)
+            crate::database::commit_error(e)
                 .with_database(db)
                 .with_operation("commit")
         })

@@ -25,6 +25,9 @@ pub fn kind_for_sqlstate(code: &str) -> ErrorKind {
     }
 }
 
+/// The hint of deadlocks, serialization failures and lock timeouts.
+pub(crate) const RETRY_WHOLE_TRANSACTION: &str = "the transaction lost a race with another one and was rolled back: retry the whole transaction (execute_transaction_with_retry), not the statement";
+
 /// Maps a sqlx error. `target` names the server for connection errors.
 pub(crate) fn map_err(e: sqlx::Error, target: &PgOptions) -> Error {
     match &e {
@@ -41,6 +44,9 @@ pub(crate) fn map_err(e: sqlx::Error, target: &PgOptions) -> Error {
                     .with_hint("check the user name and password (DBM_<NAME>_URL or dbm.toml)"),
                 _ if code == "3D000" => {
                     err.with_hint("create the database, or fix its name in the URL")
+                }
+                _ if matches!(code.as_str(), "40001" | "40P01" | "55P03") => {
+                    err.with_hint(RETRY_WHOLE_TRANSACTION)
                 }
                 _ => err,
             };

@@ -190,9 +190,35 @@ pub async fn timeouts_cancel(t: &TestDb) {
     let took = started.elapsed();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(took < Duration::from_millis(1500), "timeout took {took:?}");
+    // The server answered the cancellation: the error says it was cancelled, and that is
+    // known, not a guess.
+    assert!(!e.outcome_unknown(), "{e}");
+    assert!(
+        e.message()
+            .contains("cancelled after 200 ms (the server confirmed the cancellation"),
+        "{e}"
+    );
     let rows = db.query("SELECT 7 AS seven", &Params::new()).await.unwrap();
     assert_eq!(rows.first().unwrap().get::<i64>("seven").unwrap(), 7);
     assert_eq!(db.pool_status().checked_out, 0);
+
+    // A zero limit is an invalid argument, and nothing runs.
+    db.execute("CREATE TABLE z (x INTEGER)", &Params::new())
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let e = db
+            .execute_with_timeout("INSERT INTO z VALUES (1)", &Params::new(), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        let e = db
+            .query_with_timeout("SELECT 1", &Params::new(), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    }
+    assert_eq!(count(db.as_ref(), "z").await, 0);
 }
 
 /// Many tasks on a small pool all finish and the pool returns to idle; an exhausted pool
@@ -249,6 +275,9 @@ pub async fn bad_input(t: &TestDb) {
     let db = &t.db;
     let e = db.execute("  ", &Params::new()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Parameter);
+    let e = db.transaction(&[]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.to_string().contains("no statements"), "{e}");
     let e = db.query("SELEC 1", &Params::new()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Query);
     assert!(e.code().is_some(), "the driver's code is kept: {e:?}");

@@ -625,3 +625,34 @@ async fn numbers_are_never_rounded_or_overflowed_in_silence() {
     assert_eq!(rows.first().unwrap().get::<i64>("n").unwrap(), 2);
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadlock_says_to_retry_the_whole_transaction() {
+    let t = pg_or_skip!();
+    for sql in [
+        "CREATE TABLE acct (id int PRIMARY KEY, n int)",
+        "INSERT INTO acct VALUES (1, 0), (2, 0)",
+    ] {
+        t.db.execute(sql, &Params::new()).await.unwrap();
+    }
+    let mut a = t.db.begin().await.unwrap();
+    let mut b = t.db.begin().await.unwrap();
+    let set = "UPDATE acct SET n = n + 1 WHERE id = :id";
+    a.execute(set, &params! { "id" => 1 }).await.unwrap();
+    b.execute(set, &params! { "id" => 2 }).await.unwrap();
+    // Each now waits for the other's row: PostgreSQL picks a victim after deadlock_timeout.
+    let (two, one) = (params! { "id" => 2 }, params! { "id" => 1 });
+    let (ra, rb) = tokio::join!(a.execute(set, &two), b.execute(set, &one));
+    let e = match (ra, rb) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        other => panic!("exactly one side must be the deadlock victim: {other:?}"),
+    };
+    assert_eq!(e.code(), Some(&ErrorCode::SqlState("40P01".into())), "{e}");
+    assert!(e.is_transient(), "{e}");
+    assert!(
+        e.hint().is_some_and(
+            |h| h.contains("retry the whole transaction (execute_transaction_with_retry)")
+        ),
+        "{e}"
+    );
+}

@@ -389,7 +389,12 @@ fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8>
             .collect();
         emit(
             out,
-            &serde_json::json!({ "file": file, "environment": config.environment(), "databases": dbs }),
+            &serde_json::json!({
+                "file": file,
+                "environment": config.environment(),
+                "warnings": config.warnings(),
+                "databases": dbs,
+            }),
         )?;
     } else {
         writeln!(
@@ -398,6 +403,9 @@ fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8>
             config.environment()
         )
         .map_err(io)?;
+        for w in config.warnings() {
+            writeln!(out, "warning: {w}").map_err(io)?;
+        }
         if results.is_empty() {
             writeln!(out, "no databases configured").map_err(io)?;
         }

@@ -14,7 +14,7 @@ use dbm_migrate::{MigrateReport, MigrationStatus, Migrator, RepairReport, Versio
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
-use crate::config::{Config, DatabaseConfig, Identity};
+use crate::config::{Config, DatabaseConfig, Identity, check_name};
 use crate::health::{HealthReport, check_health};
 
 /// Pools are shared by everything that identifies the connection, never by name alone.
@@ -53,7 +53,7 @@ impl Drop for Inner {
 /// ```
 /// use dbm::{params, DatabaseConfig, DatabaseManager, Statement};
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-/// let db = DatabaseManager::connect(DatabaseConfig::new("demo", "sqlite::memory:")).await?;
+/// let db = DatabaseManager::connect(DatabaseConfig::new("demo", "sqlite::memory:")?).await?;
 /// db.execute_transaction(&[
 ///     Statement::new("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"),
 ///     Statement::new("INSERT INTO jobs (name) VALUES (:name)").bind("name", "nightly-load"),
@@ -132,15 +132,18 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
         #[allow(unreachable_patterns)]
         other => {
             let feature = match other {
-                Backend::Postgres => "postgres",
-                Backend::Mssql => "mssql",
-                _ => "sqlite",
+                Backend::Postgres => Some("postgres"),
+                Backend::Sqlite => Some("sqlite"),
+                _ => None,
             };
-            Err(configure(Error::config(format!(
+            let e = configure(Error::config(format!(
                 "this build of dbm has no {other} driver (URL {})",
                 c.redacted_url()
-            )))
-            .with_hint(format!("enable the `{feature}` feature of the dbm crate")))
+            )));
+            Err(match feature {
+                Some(f) => e.with_hint(format!("enable the `{f}` feature of the dbm crate")),
+                None => e.with_hint(format!("dbm has no {other} driver yet")),
+            })
         }
     }
 }
@@ -150,6 +153,7 @@ impl DatabaseManager {
     /// with every other handle of that name in the process. Pending migrations are logged,
     /// or applied when the configuration says `auto_migrate = true`.
     pub async fn open(name: &str) -> Result<Self> {
+        check_name(name).map_err(|e| e.with_operation("open"))?;
         let config = Config::load()?;
         Self::open_with(&config, name).await
     }
@@ -160,6 +164,7 @@ impl DatabaseManager {
     /// that identifies the connection (URL and credentials, driver and pool settings): two
     /// configurations that give one name to different databases get different pools.
     pub async fn open_with(config: &Config, name: &str) -> Result<Self> {
+        check_name(name).map_err(|e| e.with_operation("open"))?;
         let db_config = config.database(name)?;
         let key = db_config.identity();
         let existing = registry()
@@ -195,6 +200,7 @@ impl DatabaseManager {
 
     /// A database from explicit settings, not shared with other handles.
     pub async fn connect(config: DatabaseConfig) -> Result<Self> {
+        check_name(&config.name).map_err(|e| e.with_operation("connect"))?;
         let db = build_database(&config)?;
         let manager = Self::from_database(db, config);
         manager.startup().await?;

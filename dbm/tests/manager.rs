@@ -127,10 +127,13 @@ async fn one_name_for_two_databases_never_shares_a_pool() {
             .unwrap();
     }
     for (file, label) in [("a.db", "a"), ("b.db", "b"), ("c.db", "c")] {
-        let direct = DatabaseManager::connect(DatabaseConfig::new(
-            "check",
-            &format!("sqlite://{}", dir.path().join(file).display()),
-        ))
+        let direct = DatabaseManager::connect(
+            DatabaseConfig::new(
+                "check",
+                &format!("sqlite://{}", dir.path().join(file).display()),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap();
         let rows = direct
@@ -361,9 +364,10 @@ async fn bad_input_gets_clear_errors() {
     );
     assert!(e.to_string().contains("DBM_WAREHOUSE_URL"), "{e}");
     // Unknown URL scheme, with a password that must not be echoed.
-    let e = DatabaseManager::connect(DatabaseConfig::new("x", "oracle://scott:tiger@h/db"))
-        .await
-        .unwrap_err();
+    let e =
+        DatabaseManager::connect(DatabaseConfig::new("x", "oracle://scott:tiger@h/db").unwrap())
+            .await
+            .unwrap_err();
     assert!(
         e.to_string()
             .contains("unknown database URL scheme `oracle`"),
@@ -392,6 +396,27 @@ async fn bad_input_gets_clear_errors() {
     // A bad migration target.
     let e = db.run_migrations(Some("v2")).await.unwrap_err();
     assert!(e.to_string().contains("`v2` is not a version"), "{e}");
+    // An empty transaction is a mistake, not a success.
+    let e = db.execute_transaction(&[]).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        e.to_string()
+            .starts_with("[app] transaction: invalid argument: the transaction has no statements"),
+        "{e}"
+    );
+    // Empty or blank names are refused wherever a name enters.
+    for name in ["", "   ", "app ", "\tapp"] {
+        let e = DatabaseConfig::new(name, "sqlite::memory:").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{name:?}");
+        let e = DatabaseManager::open_with(&config, name).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{name:?}: {e}");
+        assert!(e.to_string().contains("the database name"), "{e}");
+        assert!(config.database(name).is_err(), "{name:?}");
+    }
+    let mut c = DatabaseConfig::new("ok", "sqlite::memory:").unwrap();
+    c.name = " ".into();
+    let e = DatabaseManager::connect(c).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

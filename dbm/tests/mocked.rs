@@ -10,7 +10,7 @@ use dbm::{
 use dbm_testing::MockDatabase;
 
 fn manager(db: MockDatabase, attempts: u32) -> DatabaseManager {
-    let mut config = DatabaseConfig::new("mocked", "sqlite::memory:");
+    let mut config = DatabaseConfig::new("mocked", "sqlite::memory:").unwrap();
     config.retry = RetryPolicy::default()
         .with_max_attempts(attempts)
         .with_initial_backoff(Duration::from_millis(1));

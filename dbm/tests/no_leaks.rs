@@ -122,12 +122,12 @@ async fn scenarios(out: &mut Outputs) {
 
     // A URL that does not parse, with the password in it.
     let bad = format!("postgres://etl:{SECRET_ENCODED}@db.example:notaport/w");
-    let e = DatabaseManager::connect(DatabaseConfig::new("bad", &bad))
+    let e = DatabaseManager::connect(DatabaseConfig::new("bad", &bad).unwrap())
         .await
         .unwrap_err();
     out.error("malformed url", &e);
     let raw = format!("postgres://etl:{SECRET}@db.example/w"); // not even percent-encoded
-    let e = DatabaseManager::connect(DatabaseConfig::new("raw", &raw))
+    let e = DatabaseManager::connect(DatabaseConfig::new("raw", &raw).unwrap())
         .await
         .unwrap_err();
     out.error("unencoded password", &e);
@@ -146,9 +146,9 @@ async fn scenarios(out: &mut Outputs) {
         out.text(&format!("{label} redacted"), dbm::redact_url(url));
         out.text(
             &format!("{label} config Debug"),
-            format!("{:?}", DatabaseConfig::new("m", url)),
+            format!("{:?}", DatabaseConfig::new("m", url).unwrap()),
         );
-        if let Err(e) = DatabaseManager::connect(DatabaseConfig::new("m", url)).await {
+        if let Err(e) = DatabaseManager::connect(DatabaseConfig::new("m", url).unwrap()).await {
             out.error(&format!("{label} connect"), &e);
         }
         assert!(
@@ -282,7 +282,7 @@ async fn scenarios(out: &mut Outputs) {
         ("pg bad tls", &tls),
         ("pg unknown database", &unknown_db),
     ] {
-        let mut c = DatabaseConfig::new("pg", url);
+        let mut c = DatabaseConfig::new("pg", url).unwrap();
         c.migrations = dir.path().join("migrations");
         let db = DatabaseManager::connect(c).await.unwrap();
         let e = db
@@ -309,7 +309,8 @@ async fn scenarios(out: &mut Outputs) {
         .await
         .unwrap();
     let name = t.postgres_options().unwrap().database().unwrap().to_owned();
-    let mut c = DatabaseConfig::new("pg", &pg_url(&real_pw, &host_port, &name, "").unwrap());
+    let mut c =
+        DatabaseConfig::new("pg", &pg_url(&real_pw, &host_port, &name, "").unwrap()).unwrap();
     c.migrations = dir.path().join("migrations");
     c.pool_size = 1;
     c.max_overflow = 0;

@@ -18,7 +18,7 @@ async fn manager_on_postgres_queries_migrates_and_reports_health() {
         Some((server, _)) => format!("{server}/{}", options.database().unwrap()),
         None => unreachable!(),
     };
-    let mut config = DatabaseConfig::new("pg", &url);
+    let mut config = DatabaseConfig::new("pg", &url).unwrap();
     config.migrations = t.migrations_dir();
     config.auto_migrate = true;
     config.pool_size = 2;

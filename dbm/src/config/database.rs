@@ -80,13 +80,22 @@ pub struct SettingReport {
 impl DatabaseConfig {
     /// Settings for `name` at `url` with the defaults (pool 5 + 10 overflow, 30 s timeout,
     /// pre-ping on, migrations in `migrations/{name}`), relative to the working directory.
+    /// The URL is checked when the database is opened; an empty or blank name, or one with
+    /// white space or control characters at either end, is an error now.
     ///
     /// ```
-    /// let c = dbm::DatabaseConfig::new("app", "sqlite::memory:");
+    /// let c = dbm::DatabaseConfig::new("app", "sqlite::memory:")?;
     /// assert_eq!(c.pool_size, 5);
     /// assert_eq!(c.migrations, std::path::Path::new("migrations/app"));
+    /// assert!(dbm::DatabaseConfig::new("  ", "sqlite::memory:").is_err());
+    /// # Ok::<(), dbm::Error>(())
     /// ```
-    pub fn new(name: &str, url: &str) -> Self {
+    pub fn new(name: &str, url: &str) -> Result<Self> {
+        check_name(name)?;
+        Ok(Self::unchecked(name, url))
+    }
+
+    fn unchecked(name: &str, url: &str) -> Self {
         DatabaseConfig {
             name: name.to_owned(),
             url: SecretString::from(url.to_owned()),
@@ -167,6 +176,24 @@ impl DatabaseConfig {
             ),
         }
     }
+}
+
+/// Rejects a database name that is empty, blank, padded with white space or holds
+/// control characters: such a name is a mistake, and would name nothing findable.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    let why = if name.trim().is_empty() {
+        "is empty"
+    } else if name.trim() != name {
+        "starts or ends with white space"
+    } else if name.chars().any(char::is_control) {
+        "holds a control character"
+    } else {
+        return Ok(());
+    };
+    Err(
+        Error::invalid_argument(format!("the database name {name:?} {why}"))
+            .with_hint("name the database as dbm.toml does, e.g. \"app\" for [databases.app]"),
+    )
 }
 
 /// See [`DatabaseConfig::identity`]. Holds secrets: `Debug` shows the name only.
@@ -389,7 +416,7 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
         note("type", detected.to_string(), Some(&url_origin));
     }
 
-    let mut d = DatabaseConfig::new(name, &url_text);
+    let mut d = DatabaseConfig::unchecked(name, &url_text);
     d.base_dir = c.base_dir.clone();
     d.source = c.file.clone();
     d.environment = c.environment.clone();

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use dbm_core::{Error, Result, RetryPolicy};
 
-pub(crate) use database::Identity;
 pub use database::{DatabaseConfig, SettingReport};
+pub(crate) use database::{Identity, check_name};
 pub use layers::Origin;
 pub use urls::{ACCEPTED_URLS, detect_backend, redact_url, url_env_var};
 
@@ -48,6 +48,7 @@ pub struct Config {
     environment: String,
     merged: Layer,
     vars: BTreeMap<String, String>,
+    warnings: Vec<String>,
 }
 
 /// Builds a [`Config`] from explicit parts; [`Config::load`] is this with the process's
@@ -166,20 +167,37 @@ impl ConfigLoader {
                 .map_or_else(|| cwd.clone(), Path::to_path_buf),
             None => cwd.clone(),
         });
-        let environment = self
+        let chosen = self
             .environment
             .clone()
             .or_else(|| self.vars.get("DBM_ENV").cloned())
-            .filter(|e| !e.is_empty())
+            .filter(|e| !e.is_empty());
+        let environment = chosen
+            .clone()
             .unwrap_or_else(|| DEFAULT_ENVIRONMENT.to_owned());
         let mut merged = Layer::new();
+        let mut warnings = Vec::new();
         if let Some(text) = &text {
             let shown = file.clone().unwrap_or_else(|| PathBuf::from(CONFIG_FILE));
             let mut layers = parse_file(text, &shown)?;
             merged.append(&mut layers.base);
-            if let Some(env) = layers.envs.get_mut(&environment) {
-                merged.append(env);
+            match layers.envs.get_mut(&environment) {
+                Some(env) => merged.append(env),
+                // An environment asked for by name that the file does not have is most
+                // likely a typo (`prod` for `production`): say so.
+                None if chosen.is_some() => {
+                    let known: Vec<&str> = layers.envs.keys().map(String::as_str).collect();
+                    warnings.push(format!(
+                        "DBM_ENV is `{environment}`, but {} has no [env.{environment}] section (environments: {}); only its base settings apply",
+                        shown.display(),
+                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    ));
+                }
+                None => {}
             }
+        }
+        for w in &warnings {
+            tracing::warn!("{w}");
         }
         let mut vars_layer = parse_vars(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         merged.append(&mut vars_layer);
@@ -189,6 +207,7 @@ impl ConfigLoader {
             environment,
             merged,
             vars: self.vars,
+            warnings,
         })
     }
 }
@@ -239,6 +258,12 @@ impl Config {
     /// The active environment (`DBM_ENV`).
     pub fn environment(&self) -> &str {
         &self.environment
+    }
+
+    /// What looked wrong but did not stop loading (also logged at WARN): for example a
+    /// `DBM_ENV` naming an environment the file has no section for.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The names of the configured databases (from any layer, including `DBM_<NAME>_URL`
@@ -393,6 +418,7 @@ impl Config {
 
     /// Resolves, validates and returns the settings of `name`.
     pub fn database(&self, name: &str) -> Result<DatabaseConfig> {
+        database::check_name(name).map_err(|e| e.with_operation("configure"))?;
         database::resolve(self, name).map_err(|e| e.with_database(name))
     }
 

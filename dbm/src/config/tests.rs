@@ -135,11 +135,28 @@ fn environment_is_chosen_by_dbm_env() {
         8,
         "[env.staging.defaults] applies"
     );
-    let c = loader().var("DBM_ENV", "qa").load().unwrap();
+    assert!(c.warnings().is_empty());
+    let c = loader().var("DBM_ENV", "prod").load().unwrap();
     assert_eq!(
         c.database("app").unwrap().pool_size,
         3,
         "an environment without a section changes nothing"
+    );
+    assert_eq!(
+        c.warnings(),
+        [
+            "DBM_ENV is `prod`, but dbm.toml has no [env.prod] section (environments: production, staging); only its base settings apply"
+        ]
+    );
+    // The default environment needs no section, and no file means nothing to check.
+    assert!(loader().load().unwrap().warnings().is_empty());
+    assert!(
+        Config::loader()
+            .var("DBM_ENV", "prod")
+            .load()
+            .unwrap()
+            .warnings()
+            .is_empty()
     );
 }
 
