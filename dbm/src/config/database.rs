@@ -491,6 +491,11 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
     for opt in ["recycle", "statement_timeout", "connect_timeout"] {
         let (k, e) = get(opt);
         let v = c.seconds(&k, e)?;
+        // Zero would mean "cancel at once" or "replace at every checkout": never what is
+        // meant. No limit is written by leaving the key out.
+        if v.is_some_and(|v| v.is_zero()) {
+            return Err(c.invalid(&k, e, "must be greater than 0 (leave it out for no limit)"));
+        }
         match opt {
             "recycle" => d.recycle = v,
             "statement_timeout" => d.statement_timeout = v,

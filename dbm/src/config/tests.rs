@@ -112,6 +112,22 @@ fn pre_ping_skip_window_is_configurable() {
         c.database("app").unwrap().pre_ping_skip,
         Duration::from_millis(250)
     );
+    for key in ["statement_timeout", "connect_timeout", "recycle"] {
+        let e = Config::loader()
+            .toml(format!(
+                "[databases.app]\nurl = \"sqlite::memory:\"\n{key} = 0\n"
+            ))
+            .load()
+            .unwrap()
+            .database("app")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(&format!(
+                "`databases.app.{key}` must be greater than 0 (leave it out for no limit)"
+            )),
+            "{e}"
+        );
+    }
     let e = Config::loader()
         .toml("[databases.app]\nurl = \"sqlite::memory:\"\npre_ping_skip_ms = -1\n")
         .load()
