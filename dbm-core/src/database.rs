@@ -333,6 +333,7 @@ where
         // Up to 4 batches of up to 512 rows in flight: memory stays bounded.
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let span = self.span("query stream");
+        let started = Instant::now();
         let task = tokio::spawn(
             async move {
                 use futures_util::StreamExt;
@@ -349,7 +350,16 @@ where
                     }
                 }
                 drop(batches);
-                tracing::Span::current().record("db.response.returned_rows", count);
+                let span = tracing::Span::current();
+                span.record("db.response.returned_rows", count);
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                span.record("duration_ms", ms);
+                tracing::debug!(
+                    operation = "query stream",
+                    duration_ms = ms,
+                    rows = count,
+                    "database operation finished"
+                );
             }
             .instrument(span),
         );

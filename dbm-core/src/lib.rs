@@ -40,7 +40,9 @@ pub use dialect::{Backend, Dialect};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use lex::{CompoundRule, SqlSyntax};
 pub use params::{BoundSql, Params, PlaceholderStyle, bind_named};
-pub use pool::{ManageConnection, Metric, Pool, PoolConfig, PoolStatus, PooledConnection};
+pub use pool::{
+    ConnectTarget, ManageConnection, Metric, Pool, PoolConfig, PoolStatus, PooledConnection,
+};
 pub use redact::redact_url;
 pub use retry::{RetryPolicy, retry};
 pub use row::{Column, ColumnIndex, Columns, Row, Rows};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use dbm_core::{Connection, ManageConnection, Result, async_trait};
+use dbm_core::{ConnectTarget, Connection, ManageConnection, Result, async_trait};
 
 use crate::connection::PgConnection;
 use crate::options::PgOptions;
@@ -50,5 +50,17 @@ impl ManageConnection for PgManager {
 
     fn must_discard(&self, conn: &PgConnection) -> bool {
         conn.is_broken() || conn.in_transaction() || conn.holds_migration_lock()
+    }
+
+    fn target(&self) -> ConnectTarget {
+        let o = &self.options;
+        let t = ConnectTarget::new()
+            .host(o.host())
+            .port(o.port())
+            .user(o.username());
+        match o.database() {
+            Some(d) => t.database(d),
+            None => t,
+        }
     }
 }

@@ -4,7 +4,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dbm_core::{Connection, Error, ErrorKind, ManageConnection, Result, async_trait};
+use dbm_core::{
+    ConnectTarget, Connection, Error, ErrorKind, ManageConnection, Result, async_trait,
+};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::OpenFlags;
 
@@ -144,5 +146,12 @@ impl ManageConnection for SqliteManager {
 
     fn must_discard(&self, conn: &SqliteConnection) -> bool {
         conn.is_broken() || conn.in_transaction() || conn.holds_migration_lock()
+    }
+
+    fn target(&self) -> ConnectTarget {
+        match self.options.path() {
+            Some(p) => ConnectTarget::new().database(p.display().to_string()),
+            None => ConnectTarget::new().database(":memory:"),
+        }
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, ErrorKind, Result};
 
-pub use status::{Metric, PoolConfig, PoolStatus};
+pub use status::{ConnectTarget, Metric, PoolConfig, PoolStatus};
 
 /// How a driver opens, checks and judges its connections.
 #[async_trait]
@@ -40,6 +40,11 @@ pub trait ManageConnection: Send + Sync + 'static {
     /// Whether a connection being checked in must be closed instead of kept: broken, lost
     /// mid-operation, or left inside a transaction.
     fn must_discard(&self, conn: &Self::Connection) -> bool;
+
+    /// Where connections go, for logs (never a password).
+    fn target(&self) -> ConnectTarget {
+        ConnectTarget::default()
+    }
 }
 
 struct Idle<C> {
@@ -183,6 +188,18 @@ impl<M: ManageConnection> Shared<M> {
 impl<M: ManageConnection> Pool<M> {
     /// A pool; no connection is opened until the first checkout.
     pub fn new(manager: M, config: PoolConfig) -> Self {
+        let target = manager.target();
+        tracing::info!(
+            pool = %config.name,
+            target = %target,
+            server.address = target.host.as_deref(),
+            server.port = target.port,
+            db.namespace = target.database.as_deref(),
+            db.user = target.user.as_deref(),
+            pool_size = config.pool_size,
+            max_overflow = config.max_overflow,
+            "connection pool created (connections open on first use)"
+        );
         let permits = config
             .max_connections()
             .map_or(Semaphore::MAX_PERMITS, |n| n as usize);
@@ -279,7 +296,24 @@ impl<M: ManageConnection> Pool<M> {
                 armed: true,
             };
             let Some((mut idle, invalid_before)) = candidate else {
-                let conn = shared.manager.connect().await?;
+                let conn = match shared.manager.connect().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let target = shared.manager.target();
+                        tracing::warn!(
+                            pool = %shared.config.name,
+                            target = %target,
+                            server.address = target.host.as_deref(),
+                            server.port = target.port,
+                            db.namespace = target.database.as_deref(),
+                            db.user = target.user.as_deref(),
+                            error = %e,
+                            "connection failed"
+                        );
+                        return Err(e);
+                    }
+                };
+                tracing::debug!(pool = %shared.config.name, "connection opened");
                 let now = Instant::now();
                 reservation.armed = false;
                 let mut st = shared.lock();
@@ -348,14 +382,20 @@ impl<M: ManageConnection> Pool<M> {
     /// Closes the pool: idle connections are closed now, checked-out ones when returned,
     /// and waiting or later checkouts fail with [`ErrorKind::Closed`].
     pub fn close(&self) {
-        let idle: Vec<_> = {
+        let (idle, busy) = {
             let mut st = self.shared.lock();
             st.closed = true;
             let idle: Vec<_> = st.idle.drain(..).collect();
             st.closed_conns += idle.len() as u64;
-            idle
+            (idle, st.checked_out)
         };
         self.shared.semaphore.close();
+        tracing::info!(
+            pool = %self.shared.config.name,
+            closed_now = idle.len(),
+            closing_when_returned = busy,
+            "connection pool closed"
+        );
         drop(idle);
     }
 

@@ -91,6 +91,78 @@ impl PoolConfig {
     }
 }
 
+/// Where a pool's connections go, as logs show it: host, port, database and user, never a
+/// password.
+///
+/// ```
+/// use dbm_core::ConnectTarget;
+/// let t = ConnectTarget::new().host("db.internal").port(5432).database("sales").user("etl");
+/// assert_eq!(t.to_string(), "etl@db.internal:5432/sales");
+/// assert_eq!(ConnectTarget::new().database("target/app.db").to_string(), "target/app.db");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ConnectTarget {
+    /// The server's host.
+    pub host: Option<String>,
+    /// The server's port.
+    pub port: Option<u16>,
+    /// The database (for SQLite, the file).
+    pub database: Option<String>,
+    /// The user name.
+    pub user: Option<String>,
+}
+
+impl ConnectTarget {
+    /// Nothing known yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the host.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Sets the port.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Sets the database.
+    pub fn database(mut self, database: impl Into<String>) -> Self {
+        self.database = Some(database.into());
+        self
+    }
+
+    /// Sets the user.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+}
+
+impl fmt::Display for ConnectTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(u) = &self.user {
+            write!(f, "{u}@")?;
+        }
+        if let Some(h) = &self.host {
+            f.write_str(h)?;
+        }
+        if let Some(p) = self.port {
+            write!(f, ":{p}")?;
+        }
+        match (&self.database, self.host.is_some()) {
+            (Some(d), true) => write!(f, "/{d}"),
+            (Some(d), false) => f.write_str(d),
+            (None, _) => Ok(()),
+        }
+    }
+}
+
 /// A snapshot of a pool, as `get_pool_status()` returns it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PoolStatus {
