@@ -20,9 +20,11 @@
 
 pub mod conformance;
 mod fixture;
+mod logs;
 mod mocks;
 
 pub use fixture::{POSTGRES_URL_VAR, TestDb, postgres_options, postgres_password};
+pub use logs::LogCapture;
 pub use mocks::{MockConnection, MockDatabase};
 
 /// The pool settings fixtures use unless a test asks otherwise.

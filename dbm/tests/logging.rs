@@ -5,23 +5,7 @@
 //! One test in its own binary, so the global subscriber sees every thread.
 #![cfg(feature = "sqlite")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use dbm::{DatabaseConfig, DatabaseManager, Params, Statement, params};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The first log line holding every one of `needles`, or a panic showing the logs.
 fn line<'a>(logs: &'a str, level: &str, needles: &[&str]) -> &'a str {
@@ -91,20 +75,14 @@ async fn scenario(dir: &std::path::Path) {
 
 #[test]
 fn operators_can_follow_a_run_in_the_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = dbm_testing::LogCapture::install(tracing::Level::DEBUG);
     let dir = tempfile::tempdir().unwrap();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap()
         .block_on(scenario(dir.path()));
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
 
     line(
         &logs,

@@ -5,8 +5,6 @@
 //! One test in its own binary, so the global subscriber sees every thread.
 #![cfg(feature = "cli")]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dbm::{Config, DatabaseConfig, DatabaseManager, ErrorKind, Params};
@@ -37,19 +35,6 @@ const MALFORMED: &[&str] = &[
     "Server=db.example;User Id=sa;Password=\"Zq9;Kx7;Vw3\"",
     "jdbc:sqlserver://db.example:1433;user=sa;password=Zq9Kx7Vw3",
 ];
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[derive(Default)]
 struct Outputs {
@@ -341,13 +326,7 @@ async fn scenarios(out: &mut Outputs) {
 
 #[test]
 fn no_secret_appears_in_logs_errors_json_or_cli_output() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = dbm_testing::LogCapture::install(tracing::Level::TRACE);
     let mut outputs = Outputs::default();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -355,7 +334,7 @@ fn no_secret_appears_in_logs_errors_json_or_cli_output() {
         .unwrap()
         .block_on(scenarios(&mut outputs));
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     // The subscriber saw the run: the failed operations' debug events are there.
     assert!(
         logs.contains("database operation failed"),
