@@ -14,6 +14,9 @@ use tempfile::TempDir;
 /// The variable naming the PostgreSQL server tests may create databases on.
 pub const POSTGRES_URL_VAR: &str = "DBM_TEST_POSTGRES_URL";
 
+/// Set to `1` (CI does) to make a missing PostgreSQL server a failure instead of a skip.
+pub const REQUIRE_POSTGRES_VAR: &str = "DBM_TEST_REQUIRE_POSTGRES";
+
 /// One isolated database for one test, with a scratch directory for migration files.
 pub struct TestDb {
     /// The database, pooled.
@@ -50,6 +53,10 @@ fn unique_name() -> String {
 
 /// The PostgreSQL server for tests, or `None` (with a message saying the tests skip it)
 /// when `DBM_TEST_POSTGRES_URL` is not set.
+///
+/// # Panics
+/// When the URL is invalid, and when it is not set while `DBM_TEST_REQUIRE_POSTGRES=1`:
+/// a test that should run against a server must not pass without one.
 pub fn postgres_options() -> Option<PgOptions> {
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.trim().is_empty() => Some(
@@ -57,12 +64,29 @@ pub fn postgres_options() -> Option<PgOptions> {
                 .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is invalid: {e}")),
         ),
         _ => {
-            skip_note(&format!(
+            skip(&format!(
                 "{POSTGRES_URL_VAR} is not set: PostgreSQL tests skipped (see README, \"Testing against PostgreSQL\")"
             ));
             None
         }
     }
+}
+
+/// Whether `DBM_TEST_REQUIRE_POSTGRES=1`: every PostgreSQL check must run.
+pub fn postgres_required() -> bool {
+    std::env::var(REQUIRE_POSTGRES_VAR).is_ok_and(|v| v == "1")
+}
+
+/// Says on stderr that a check was skipped and why; with `DBM_TEST_REQUIRE_POSTGRES=1`
+/// (CI) a skip is a failure instead.
+///
+/// # Panics
+/// When `DBM_TEST_REQUIRE_POSTGRES=1`.
+pub fn skip(reason: &str) {
+    if postgres_required() {
+        panic!("{REQUIRE_POSTGRES_VAR}=1, so this may not be skipped: {reason}");
+    }
+    skip_note(reason);
 }
 
 /// The password in `DBM_TEST_POSTGRES_URL`, if it has one (for tests that check it never
@@ -75,9 +99,11 @@ pub fn postgres_password() -> Option<String> {
     (!password.is_empty()).then(|| password.to_owned())
 }
 
-#[allow(clippy::print_stderr)]
+/// Writes straight to the process's stderr: the test harness captures `eprintln!` of
+/// passing tests, and a skip must be seen.
 fn skip_note(msg: &str) {
-    eprintln!("skipped: {msg}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "skipped: {msg}");
 }
 
 impl TestDb {

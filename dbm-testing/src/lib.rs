@@ -23,7 +23,10 @@ mod fixture;
 mod logs;
 mod mocks;
 
-pub use fixture::{POSTGRES_URL_VAR, TestDb, postgres_options, postgres_password};
+pub use fixture::{
+    POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, TestDb, postgres_options, postgres_password,
+    postgres_required, skip,
+};
 pub use logs::LogCapture;
 pub use mocks::{MockConnection, MockDatabase};
 

@@ -47,10 +47,12 @@ impl Drop for Inner {
 /// The handle pipeline code uses: one named database with its pool, migrations and health.
 ///
 /// Cheap to clone, `Send + Sync`, safe to share between many tokio tasks. Opening the same
-/// name twice in a process returns handles on the same pool. The pool is disposed when the
-/// last handle is dropped, or at once by [`close`](DatabaseManager::close).
+/// database twice in a process (same name and same settings: URL, credentials, driver and
+/// pool options) returns handles on the same pool. The pool is disposed when the last
+/// handle is dropped, or at once by [`close`](DatabaseManager::close).
 ///
-/// ```
+#[cfg_attr(feature = "sqlite", doc = "```")]
+#[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
 /// use dbm::{params, DatabaseConfig, DatabaseManager, Statement};
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 /// let db = DatabaseManager::connect(DatabaseConfig::new("demo", "sqlite::memory:")?).await?;

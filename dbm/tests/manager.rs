@@ -1,4 +1,5 @@
-//! `DatabaseManager` against real SQLite files.
+//! `DatabaseManager` against real SQLite files (the PostgreSQL twin is `postgres.rs`).
+#![cfg(feature = "sqlite")]
 
 use std::fs;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! the logs, the errors (Display and Debug), the health and status JSON, or CLI output.
 //!
 //! One test in its own binary, so the global subscriber sees every thread.
-#![cfg(feature = "cli")]
+#![cfg(all(feature = "cli", feature = "sqlite", feature = "postgres"))]
 
 use std::time::Duration;
 
@@ -270,11 +270,16 @@ async fn scenarios(out: &mut Outputs) {
         let mut c = DatabaseConfig::new("pg", url).unwrap();
         c.migrations = dir.path().join("migrations");
         let db = DatabaseManager::connect(c).await.unwrap();
-        let e = db
-            .execute_query("SELECT 1", &Params::new())
-            .await
-            .unwrap_err();
-        out.error(scenario, &e);
+        match db.execute_query("SELECT 1", &Params::new()).await {
+            Err(e) => out.error(scenario, &e),
+            // A server with trust authentication lets any password in.
+            Ok(rows) => {
+                out.text(scenario, format!("{rows:?}"));
+                dbm_testing::skip(&format!(
+                    "no_leaks: `{scenario}` succeeded (the server does not check passwords), so only its success output was checked"
+                ));
+            }
+        }
         out.text(
             &format!("{scenario} health"),
             serde_json::to_string(&db.health_check().await).unwrap(),
