@@ -492,6 +492,21 @@ impl Connection for PgConnection {
     }
 
     async fn lock_migrations(&mut self, wait: Duration) -> Result<()> {
+        // If this process dies mid-migration, the server should notice within a second
+        // (PostgreSQL 14+), end the session and so free the lock, rather than when the
+        // running statement ends. Older servers do not know the setting: that is fine.
+        let checked = guarded!(self, {
+            let r = sqlx::raw_sql(sql_str("SET client_connection_check_interval = 1000"))
+                .execute(&mut self.conn)
+                .await;
+            r.map_err(|e| self.fail(e))
+        });
+        if let Err(e) = checked {
+            if self.is_broken() {
+                return Err(e);
+            }
+            tracing::debug!(error = %e, "client_connection_check_interval not available");
+        }
         let deadline = Instant::now() + wait;
         loop {
             let got: bool = guarded!(self, {
@@ -531,6 +546,12 @@ impl Connection for PgConnection {
             r.map_err(|e| self.fail(e))
         })?;
         self.locked = false;
+        let _ = guarded!(self, {
+            let r = sqlx::raw_sql(sql_str("RESET client_connection_check_interval"))
+                .execute(&mut self.conn)
+                .await;
+            r.map_err(|e| self.fail(e))
+        });
         Ok(())
     }
 

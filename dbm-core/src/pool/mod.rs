@@ -185,6 +185,24 @@ impl<M: ManageConnection> Shared<M> {
     }
 }
 
+/// A pre-ping that a server which stopped answering cannot hold forever: it gets the
+/// checkout timeout, and running out of it counts as a failed ping.
+async fn bounded_ping<M: ManageConnection>(
+    shared: &Shared<M>,
+    conn: &mut M::Connection,
+) -> Result<()> {
+    match tokio::time::timeout(shared.config.timeout, shared.manager.ping(conn)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::new(
+            ErrorKind::Connection,
+            format!(
+                "the pre-ping got no answer within {} ms",
+                shared.config.timeout.as_millis()
+            ),
+        )),
+    }
+}
+
 impl<M: ManageConnection> Pool<M> {
     /// A pool; no connection is opened until the first checkout.
     pub fn new(manager: M, config: PoolConfig) -> Self {
@@ -339,7 +357,7 @@ impl<M: ManageConnection> Pool<M> {
             let stale = idle.last_used.elapsed() >= shared.config.pre_ping_skip;
             if shared.config.pre_ping
                 && stale
-                && let Err(e) = shared.manager.ping(&mut idle.conn).await
+                && let Err(e) = bounded_ping(shared, &mut idle.conn).await
             {
                 tracing::warn!(
                     pool = %shared.config.name,
