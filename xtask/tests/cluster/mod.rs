@@ -98,20 +98,25 @@ impl Cluster {
         self.dir.path().join("data").display().to_string()
     }
 
-    fn run(&self, program: &str, args: &[&str]) {
+    /// A server program, run as the `postgres` user when this process is root.
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let mut cmd = if self.as_postgres {
+        if self.as_postgres {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(&path);
             c
         } else {
             Command::new(&path)
-        };
-        let out = cmd
+        }
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self
+            .command(program)
             .args(args)
             .current_dir(self.dir.path())
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
         assert!(
             out.status.success(),
             "{program} {args:?} failed:\n{}{}\nserver log:\n{}",
@@ -177,21 +182,13 @@ impl Cluster {
             .is_ok_and(|s| s.success());
         assert!(ok, "kill -{signal} {pid} failed");
     }
-
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.data();
-        let path = self.bin.join("pg_ctl");
-        let mut cmd = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&path);
-            c
-        } else {
-            Command::new(&path)
-        };
-        let _ = cmd
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "stop", "-m", "immediate", "-w"])
             .output();
     }
