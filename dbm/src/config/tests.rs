@@ -401,7 +401,9 @@ fn the_readme_and_shipped_config_parse() {
     let c = Config::from_toml_str(&readme[start..end], Path::new(".")).unwrap();
     let d = c.database("app").unwrap();
     assert_eq!(d.recycle, Some(Duration::from_secs(3600)));
-    assert_eq!(d.retry.max_backoff, Duration::from_secs(5));
+    // The README's [retry] section shows the defaults.
+    assert_eq!(d.retry, dbm_core::RetryPolicy::default());
+    assert_eq!(d.pre_ping_skip, Duration::from_millis(500));
     let shipped = Config::from_toml_str(include_str!("../../../dbm.toml"), Path::new(".")).unwrap();
     assert_eq!(shipped.default_database(), "app");
     assert_eq!(
