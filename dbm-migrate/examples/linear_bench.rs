@@ -53,87 +53,98 @@ fn inserts(n: usize) -> String {
     s
 }
 
-fn best<T>(reps: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..reps {
-        let t = Instant::now();
-        let v = f();
-        best = best.min(t.elapsed());
-        last = Some(v);
-    }
-    (best, last.expect("at least one repetition"))
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Best times of `f` on each input, measured in turns (input 1, input 2, input 1, ...) so
+/// that a slow moment of the machine does not fall on one size only.
+fn best_interleaved<I, T>(
+    inputs: &[I],
+    reps: usize,
+    mut f: impl FnMut(&I) -> T,
+) -> Vec<(Duration, T)> {
+    let mut out: Vec<Option<(Duration, T)>> = inputs.iter().map(|_| None).collect();
+    for _ in 0..reps {
+        for (slot, input) in out.iter_mut().zip(inputs) {
+            let t = Instant::now();
+            let v = f(input);
+            let d = t.elapsed();
+            if slot.as_ref().is_none_or(|(b, _)| d < *b) {
+                *slot = Some((d, v));
+            }
+        }
+    }
+    out.into_iter()
+        .map(|s| s.expect("at least one repetition"))
+        .collect()
+}
+
 fn split_bench() {
-    println!("split_script (best of 5)");
+    println!("split_script (best of 9, sizes measured in turns)");
+    let texts = [script(1 << 20), script(10 << 20)];
     for (name, syntax) in [
         ("sqlite", SqlSyntax::SQLITE),
         ("postgres", SqlSyntax::POSTGRES),
     ] {
-        let mut times = Vec::new();
-        for mb in [1usize, 10] {
-            let text = script(mb << 20);
-            let (t, n) = best(5, || {
-                dbm_core::split_script(&text, &syntax, ScriptSplit::Semicolon).len()
-            });
+        let results = best_interleaved(&texts, 9, |text| {
+            dbm_core::split_script(text, &syntax, ScriptSplit::Semicolon).len()
+        });
+        for (text, (t, n)) in texts.iter().zip(&results) {
             println!(
-                "  {name:<8} {mb:>2} MB: {:>8.1} ms  ({n} statements, {:.0} MB/s)",
-                ms(t),
+                "  {name:<8} {:>2} MB: {:>8.1} ms  ({n} statements, {:.0} MB/s)",
+                text.len() >> 20,
+                ms(*t),
                 text.len() as f64 / t.as_secs_f64() / 1e6
             );
-            times.push(t);
         }
         println!(
             "  {name:<8} 10x input: {:.1}x time",
-            times[1].as_secs_f64() / times[0].as_secs_f64()
+            results[1].0.as_secs_f64() / results[0].0.as_secs_f64()
         );
     }
 }
 
 fn bind_bench() {
-    println!("bind_named, distinct parameters (best of 9)");
-    let mut times = Vec::new();
-    for n in [6_400usize, 16_000, 64_000, 160_000] {
-        let mut sql = String::from("INSERT INTO t VALUES ");
-        let mut params = Params::new();
-        for i in 0..n {
-            let _ = write!(sql, "{}(:p{i})", if i == 0 { "" } else { ", " });
-            params.insert(format!("p{i}"), i as i64);
-        }
-        let (t, len) = best(9, || {
-            dbm_core::bind_named(
-                &sql,
-                &params,
-                PlaceholderStyle::Dollar,
-                &SqlSyntax::POSTGRES,
-            )
+    println!("bind_named, distinct parameters (best of 9, sizes measured in turns)");
+    let sizes = [6_400usize, 16_000, 64_000, 160_000];
+    let inputs: Vec<(String, Params)> = sizes
+        .iter()
+        .map(|&n| {
+            let mut sql = String::from("INSERT INTO t VALUES ");
+            let mut params = Params::new();
+            for i in 0..n {
+                let _ = write!(sql, "{}(:p{i})", if i == 0 { "" } else { ", " });
+                params.insert(format!("p{i}"), i as i64);
+            }
+            (sql, params)
+        })
+        .collect();
+    let binds = best_interleaved(&inputs, 9, |(sql, params)| {
+        dbm_core::bind_named(sql, params, PlaceholderStyle::Dollar, &SqlSyntax::POSTGRES)
             .map(|b| b.values.len())
             .unwrap_or(0)
-        });
+    });
+    let inserts = best_interleaved(&sizes, 9, |&n| {
+        let mut p = Params::new();
+        for i in 0..n {
+            p.insert(format!("p{i}"), i as i64);
+        }
+        p.len()
+    });
+    for ((n, (t, len)), (insert_t, _)) in sizes.iter().zip(&binds).zip(&inserts) {
         assert_eq!(len, n);
-        let (insert_t, _) = best(9, || {
-            let mut p = Params::new();
-            for i in 0..n {
-                p.insert(format!("p{i}"), i as i64);
-            }
-            p.len()
-        });
         println!(
             "  {n:>6} parameters: bind {:>7.2} ms, Params::insert x{n} {:>7.2} ms",
-            ms(t),
-            ms(insert_t)
+            ms(*t),
+            ms(*insert_t)
         );
-        times.push(t);
     }
+    let ratio = |a: usize, b: usize| binds[b].0.as_secs_f64() / binds[a].0.as_secs_f64();
     println!(
         "  10x input: 64,000 vs 6,400 {:.1}x time, 160,000 vs 16,000 {:.1}x time",
-        times[2].as_secs_f64() / times[0].as_secs_f64(),
-        times[3].as_secs_f64() / times[1].as_secs_f64()
+        ratio(0, 2),
+        ratio(1, 3)
     );
 }
 
