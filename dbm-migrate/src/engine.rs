@@ -397,6 +397,10 @@ impl Migrator {
     ) -> Result<MigrateReport> {
         let history = History::new(&self.table);
         let rows = history.read(conn).await?;
+        if !rows.is_empty() {
+            // Undo rows record their progress too: bring an older table up to date.
+            history.ensure(conn).await?;
+        }
         let eff = effective(&rows);
         let to_undo: Vec<(&Version, _)> = eff
             .iter()

@@ -779,3 +779,33 @@ async fn history_tables_of_older_versions_are_read_and_upgraded() {
         .collect();
     assert_eq!(done, [None, Some(1)]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_works_on_a_history_table_of_an_older_version() {
+    let f = Fixture::new(&[
+        ("V1__a.sql", "CREATE TABLE a (x INTEGER);\n"),
+        ("U1__a.sql", "DROP TABLE a;\n"),
+    ]);
+    f.db.execute(
+        "CREATE TABLE schema_version (installed_rank INTEGER NOT NULL PRIMARY KEY, version TEXT, description TEXT NOT NULL, type TEXT NOT NULL, script TEXT NOT NULL, checksum INTEGER, installed_by TEXT NOT NULL, installed_on TEXT NOT NULL, execution_time_ms INTEGER NOT NULL, success BOOLEAN NOT NULL)",
+        &Params::new(),
+    )
+    .await
+    .unwrap();
+    f.db.execute("CREATE TABLE a (x INTEGER)", &Params::new())
+        .await
+        .unwrap();
+    f.db.execute(
+        "INSERT INTO schema_version VALUES (1, '1', 'a', 'SQL', 'V1__a.sql', :c, 'me', '2026-01-01T00:00:00Z', 3, 1)",
+        &dbm_core::params! { "c" => dbm_migrate::checksum("CREATE TABLE a (x INTEGER);\n") },
+    )
+    .await
+    .unwrap();
+    let r = f
+        .migrator()
+        .rollback(f.conn().await.as_mut(), &v("0"))
+        .await
+        .unwrap();
+    assert_eq!(r.applied[0].script, "U1__a.sql");
+    assert_eq!(f.tables().await, ["schema_version"]);
+}
