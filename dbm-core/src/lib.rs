@@ -22,6 +22,7 @@ mod database;
 mod dialect;
 mod error;
 mod lex;
+mod outcome;
 mod params;
 mod pool;
 mod redact;

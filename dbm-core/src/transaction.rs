@@ -67,7 +67,7 @@ impl Transaction {
             .take()
             .ok_or_else(|| Error::new(ErrorKind::Transaction, "already finished"))?;
         conn.commit().await.map_err(|e| {
-            crate::database::commit_error(e)
+            crate::outcome::commit_error(e)
                 .with_database(db)
                 .with_operation("commit")
         })

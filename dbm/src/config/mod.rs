@@ -8,6 +8,7 @@
 //! `url_file`, `password_env`, `password_file`). Every value remembers its [`Origin`].
 
 mod database;
+mod identity;
 mod layers;
 mod urls;
 
@@ -18,7 +19,7 @@ use std::time::Duration;
 use dbm_core::{Error, Result, RetryPolicy};
 
 pub use database::{DatabaseConfig, SettingReport};
-pub(crate) use database::{Identity, check_name};
+pub(crate) use identity::{Identity, check_name};
 pub use layers::Origin;
 pub use urls::{ACCEPTED_URLS, detect_backend, redact_url, url_env_var};
 
@@ -418,7 +419,7 @@ impl Config {
 
     /// Resolves, validates and returns the settings of `name`.
     pub fn database(&self, name: &str) -> Result<DatabaseConfig> {
-        database::check_name(name).map_err(|e| e.with_operation("configure"))?;
+        identity::check_name(name).map_err(|e| e.with_operation("configure"))?;
         database::resolve(self, name).map_err(|e| e.with_database(name))
     }
 

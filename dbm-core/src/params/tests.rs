@@ -1,0 +1,188 @@
+use super::*;
+
+fn pg(sql: &str, p: &Params) -> Result<BoundSql> {
+    bind_named(sql, p, PlaceholderStyle::Dollar, &SqlSyntax::POSTGRES)
+}
+
+#[test]
+fn rewrite_table() {
+    let p = params! { "a" => 1, "b" => "x" };
+    // (sql, postgres, sql server, sqlite)
+    let cases = [
+        (
+            "SELECT :a, :b",
+            "SELECT $1, $2",
+            "SELECT @P1, @P2",
+            "SELECT ?1, ?2",
+        ),
+        (
+            "SELECT :b WHERE x = :a OR y = :b",
+            "SELECT $1 WHERE x = $2 OR y = $1",
+            "SELECT @P1 WHERE x = @P2 OR y = @P1",
+            "SELECT ?1 WHERE x = ?2 OR y = ?1",
+        ),
+        (
+            "SELECT ':a', :a, \":b\", :b",
+            "SELECT ':a', $1, \":b\", $2",
+            "SELECT ':a', @P1, \":b\", @P2",
+            "SELECT ':a', ?1, \":b\", ?2",
+        ),
+        (
+            "SELECT :a -- :b\n, /* :b */ :b",
+            "SELECT $1 -- :b\n, /* :b */ $2",
+            "SELECT @P1 -- :b\n, /* :b */ @P2",
+            "SELECT ?1 -- :b\n, /* :b */ ?2",
+        ),
+        (
+            "SELECT 'it''s :a', :a,:b",
+            "SELECT 'it''s :a', $1,$2",
+            "SELECT 'it''s :a', @P1,@P2",
+            "SELECT 'it''s :a', ?1,?2",
+        ),
+    ];
+    for (sql, want_pg, want_ms, want_lite) in cases {
+        assert_eq!(pg(sql, &p).unwrap().sql, want_pg, "{sql}");
+        let ms = bind_named(sql, &p, PlaceholderStyle::AtP, &SqlSyntax::MSSQL).unwrap();
+        assert_eq!(ms.sql, want_ms, "{sql}");
+        let lite = bind_named(
+            sql,
+            &p,
+            PlaceholderStyle::QuestionNumbered,
+            &SqlSyntax::SQLITE,
+        )
+        .unwrap();
+        assert_eq!(lite.sql, want_lite, "{sql}");
+    }
+}
+
+#[test]
+fn values_follow_first_use_order_and_repeats_bind_once() {
+    let p = params! { "a" => 1, "b" => 2 };
+    let b = pg("SELECT :b, :a, :b", &p).unwrap();
+    assert_eq!(b.values, vec![Value::Int(2), Value::Int(1)]);
+}
+
+#[test]
+fn postgres_specific_regions() {
+    let p = params! { "x" => 1 };
+    assert_eq!(
+        pg("SELECT :x::text, now()::date", &p).unwrap().sql,
+        "SELECT $1::text, now()::date"
+    );
+    assert_eq!(
+        pg("SELECT $f$ :nope $f$, :x", &p).unwrap().sql,
+        "SELECT $f$ :nope $f$, $1"
+    );
+    assert_eq!(
+        pg("SELECT E'\\' :nope', :x", &p).unwrap().sql,
+        "SELECT E'\\' :nope', $1"
+    );
+    assert_eq!(
+        pg("SELECT arr[:x], /* /* :n */ :n */ 1", &p).unwrap().sql,
+        "SELECT arr[$1], /* /* :n */ :n */ 1"
+    );
+}
+
+#[test]
+fn mssql_brackets_and_escaped_colon() {
+    let p = params! { "x" => 1 };
+    let b = bind_named(
+        "SELECT [a:nope], '10\\:30', \\:lit, :x",
+        &p,
+        PlaceholderStyle::AtP,
+        &SqlSyntax::MSSQL,
+    )
+    .unwrap();
+    assert_eq!(b.sql, "SELECT [a:nope], '10\\:30', :lit, @P1");
+}
+
+#[test]
+fn times_and_identifiers_with_colons_are_not_parameters() {
+    let p = Params::new();
+    assert_eq!(
+        pg("SELECT '12:30:00'", &p).unwrap().sql,
+        "SELECT '12:30:00'"
+    );
+    // A colon right after an identifier character (`a:b`) is not a marker.
+    assert_eq!(pg("SELECT a:b", &p).unwrap().sql, "SELECT a:b");
+    assert_eq!(pg("SELECT :1", &p).unwrap().sql, "SELECT :1");
+}
+
+#[test]
+fn missing_parameter_is_an_error_naming_it() {
+    let e = pg("SELECT :a, :b, :c", &params! { "a" => 1 }).unwrap_err();
+    assert_eq!(e.kind(), crate::ErrorKind::Parameter);
+    let msg = e.to_string();
+    assert!(msg.contains("parameters :b, :c"), "{msg}");
+    assert!(msg.contains("(given: a)"), "{msg}");
+}
+
+#[test]
+fn unused_parameter_is_an_error_naming_it() {
+    let e = pg("SELECT :a", &params! { "a" => 1, "id" => 2 }).unwrap_err();
+    assert!(
+        e.to_string().contains("parameter :id given but not used"),
+        "{e}"
+    );
+    // A name that only appears inside a literal is unused.
+    assert!(pg("SELECT ':id'", &params! { "id" => 2 }).is_err());
+}
+
+#[test]
+fn empty_sql_is_an_error() {
+    for sql in ["", "   \n", "-- nothing\n", "/* */ ;"] {
+        let e = pg(sql, &Params::new()).unwrap_err();
+        assert!(e.to_string().contains("the SQL is empty"), "{sql:?}: {e}");
+    }
+    assert!(pg("'x'", &Params::new()).is_ok());
+}
+
+#[test]
+fn insert_strips_colon_and_replaces() {
+    let mut p = Params::new();
+    p.insert(":a", 1);
+    p.insert("a", 2);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p.get("a"), Some(&Value::Int(2)));
+    assert_eq!(format!("{p:?}"), r#"{"a": "integer"}"#);
+}
+
+#[test]
+fn many_parameters_bind_in_order_with_the_index() {
+    let n = 2_000;
+    let mut p = Params::new();
+    let mut sql = String::from("SELECT ");
+    for i in 0..n {
+        p.insert(format!("p{i}"), i as i64);
+        sql.push_str(&format!(":p{i}, "));
+    }
+    // Replacing through the index keeps one entry per name.
+    p.insert(":p7", -7);
+    assert_eq!(p.len(), n);
+    assert_eq!(p.get("p7"), Some(&Value::Int(-7)));
+    sql.push_str(":p0");
+    let b = pg(&sql, &p).unwrap();
+    assert_eq!(b.values.len(), n);
+    assert_eq!(b.values[1999], Value::Int(1999));
+    assert!(
+        b.sql.ends_with("$2000, $1"),
+        "{}",
+        &b.sql[b.sql.len() - 20..]
+    );
+    // Used in another order than bound: found through the index.
+    let reversed: Vec<String> = (0..n).rev().map(|i| format!(":p{i}")).collect();
+    let b = pg(&format!("SELECT {}", reversed.join(", ")), &p).unwrap();
+    assert_eq!(b.values[0], Value::Int(1999));
+    assert_eq!(b.values[1992], Value::Int(-7));
+    p.insert("extra", 1);
+    let e = pg(&sql, &p).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("parameter :extra given but not used"),
+        "{e}"
+    );
+    let mut q = p.clone();
+    q.insert("p3", 33);
+    assert!(p == p.clone());
+    assert!(p != q);
+}
