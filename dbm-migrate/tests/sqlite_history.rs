@@ -165,40 +165,32 @@ async fn files_that_would_be_skipped_are_refused_by_name() {
     }
 }
 
+const V1: &str = "CREATE TABLE a (x INTEGER);\n";
+
+/// The history table as the first release created it (no `statements_done`), with V1
+/// applied.
+async fn v1_applied_by_an_old_release(f: &Fixture) {
+    for sql in [
+        "CREATE TABLE schema_version (installed_rank INTEGER NOT NULL PRIMARY KEY, version TEXT, description TEXT NOT NULL, type TEXT NOT NULL, script TEXT NOT NULL, checksum INTEGER, installed_by TEXT NOT NULL, installed_on TEXT NOT NULL, execution_time_ms INTEGER NOT NULL, success BOOLEAN NOT NULL)",
+        "CREATE TABLE a (x INTEGER)",
+    ] {
+        f.db.execute(sql, &Params::new()).await.unwrap();
+    }
+    f.db.execute(
+        "INSERT INTO schema_version VALUES (1, '1', 'a', 'SQL', 'V1__a.sql', :c, 'me', '2026-01-01T00:00:00Z', 3, 1)",
+        &dbm_core::params! { "c" => dbm_migrate::checksum(V1) },
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn history_tables_of_older_versions_are_read_and_upgraded() {
     let f = Fixture::new(&[
-        (
-            "V1__a.sql",
-            "CREATE TABLE a (x INTEGER);
-",
-        ),
-        (
-            "V2__b.sql",
-            "CREATE TABLE b (x INTEGER);
-",
-        ),
+        ("V1__a.sql", V1),
+        ("V2__b.sql", "CREATE TABLE b (x INTEGER);\n"),
     ]);
-    // The table as the first release created it, with V1 applied.
-    f.db.execute(
-        "CREATE TABLE schema_version (installed_rank INTEGER NOT NULL PRIMARY KEY, version TEXT, description TEXT NOT NULL, type TEXT NOT NULL, script TEXT NOT NULL, checksum INTEGER, installed_by TEXT NOT NULL, installed_on TEXT NOT NULL, execution_time_ms INTEGER NOT NULL, success BOOLEAN NOT NULL)",
-        &Params::new(),
-    )
-    .await
-    .unwrap();
-    f.db.execute("CREATE TABLE a (x INTEGER)", &Params::new())
-        .await
-        .unwrap();
-    let checksum = dbm_migrate::checksum(
-        "CREATE TABLE a (x INTEGER);
-",
-    );
-    f.db.execute(
-        "INSERT INTO schema_version VALUES (1, '1', 'a', 'SQL', 'V1__a.sql', :c, 'me', '2026-01-01T00:00:00Z', 3, 1)",
-        &dbm_core::params! { "c" => checksum },
-    )
-    .await
-    .unwrap();
+    v1_applied_by_an_old_release(&f).await;
     let status = f.status().await;
     assert_eq!(status.applied.len(), 1);
     assert_eq!(status.pending.len(), 1);
@@ -228,25 +220,8 @@ async fn history_tables_of_older_versions_are_read_and_upgraded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_works_on_a_history_table_of_an_older_version() {
-    let f = Fixture::new(&[
-        ("V1__a.sql", "CREATE TABLE a (x INTEGER);\n"),
-        ("U1__a.sql", "DROP TABLE a;\n"),
-    ]);
-    f.db.execute(
-        "CREATE TABLE schema_version (installed_rank INTEGER NOT NULL PRIMARY KEY, version TEXT, description TEXT NOT NULL, type TEXT NOT NULL, script TEXT NOT NULL, checksum INTEGER, installed_by TEXT NOT NULL, installed_on TEXT NOT NULL, execution_time_ms INTEGER NOT NULL, success BOOLEAN NOT NULL)",
-        &Params::new(),
-    )
-    .await
-    .unwrap();
-    f.db.execute("CREATE TABLE a (x INTEGER)", &Params::new())
-        .await
-        .unwrap();
-    f.db.execute(
-        "INSERT INTO schema_version VALUES (1, '1', 'a', 'SQL', 'V1__a.sql', :c, 'me', '2026-01-01T00:00:00Z', 3, 1)",
-        &dbm_core::params! { "c" => dbm_migrate::checksum("CREATE TABLE a (x INTEGER);\n") },
-    )
-    .await
-    .unwrap();
+    let f = Fixture::new(&[("V1__a.sql", V1), ("U1__a.sql", "DROP TABLE a;\n")]);
+    v1_applied_by_an_old_release(&f).await;
     let r = f
         .migrator()
         .rollback(f.conn().await.as_mut(), &v("0"))
