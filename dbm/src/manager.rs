@@ -322,7 +322,11 @@ impl DatabaseManager {
             .await
     }
 
-    /// Runs a query, retrying transient failures with the configured policy.
+    /// Runs a query, retrying transient failures with the configured policy (by default 3
+    /// attempts, waiting 1 s then 2 s: enough to ride out a fast server restart). Meant for
+    /// reads: a statement that writes (`INSERT ... RETURNING`) whose connection broke
+    /// mid-way may have taken effect, so retry writes as whole transactions
+    /// ([`execute_transaction_with_retry`](DatabaseManager::execute_transaction_with_retry)).
     pub async fn execute_query_with_retry(&self, sql: &str, params: &Params) -> Result<Rows> {
         self.with_retry("query", |_| self.execute_query(sql, params))
             .await
