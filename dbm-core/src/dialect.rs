@@ -37,6 +37,21 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// The product's name as people write it: `PostgreSQL`, `SQL Server`, `SQLite`.
+    ///
+    /// ```
+    /// assert_eq!(dbm_core::Backend::Mssql.product(), "SQL Server");
+    /// ```
+    pub fn product(self) -> &'static str {
+        match self {
+            Backend::Postgres => "PostgreSQL",
+            Backend::Mssql => "SQL Server",
+            Backend::Sqlite => "SQLite",
+        }
+    }
+}
+
 impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.db_system())

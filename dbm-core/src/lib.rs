@@ -20,6 +20,7 @@
 mod connection;
 mod database;
 mod dialect;
+mod driver;
 mod error;
 mod lex;
 mod outcome;
@@ -38,6 +39,10 @@ pub mod duration_ms;
 pub use connection::{Canceller, Connection, Database, Statement};
 pub use database::PooledDatabase;
 pub use dialect::{Backend, Dialect};
+pub use driver::{
+    ConnectSettings, Driver, DriverKey, DriverOptions, DriverSettings, KeyKind, SettingValue,
+    foreign_options,
+};
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use lex::{CompoundRule, SqlSyntax};
 pub use params::{BoundSql, Params, PlaceholderStyle, bind_named};

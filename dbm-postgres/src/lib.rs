@@ -23,6 +23,7 @@
 
 mod connection;
 mod dialect;
+mod driver;
 mod error;
 mod manager;
 mod options;
@@ -34,6 +35,7 @@ use dbm_core::{Pool, PoolConfig, PooledDatabase};
 
 pub use connection::{MIGRATION_LOCK_KEY, PgCanceller, PgConnection};
 pub use dialect::PgDialect;
+pub use driver::{DRIVER, PgDriver, SSL_MODES};
 pub use error::kind_for_sqlstate;
 pub use manager::PgManager;
 pub use options::PgOptions;

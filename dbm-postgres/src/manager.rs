@@ -53,14 +53,6 @@ impl ManageConnection for PgManager {
     }
 
     fn target(&self) -> ConnectTarget {
-        let o = &self.options;
-        let t = ConnectTarget::new()
-            .host(o.host())
-            .port(o.port())
-            .user(o.username());
-        match o.database() {
-            Some(d) => t.database(d),
-            None => t,
-        }
+        dbm_core::DriverOptions::target(&*self.options)
     }
 }

@@ -288,12 +288,10 @@ impl FromStr for PgOptions {
                     timeout = Duration::from_secs_f64(secs);
                 }
                 "sslmode" | "ssl-mode" => {
-                    if !matches!(
-                        value,
-                        "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full"
-                    ) {
+                    if !crate::SSL_MODES.contains(&value) {
                         return Err(Error::config(format!(
-                            "sslmode `{value}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                            "sslmode `{value}` is not one of {}",
+                            crate::SSL_MODES.join(", ")
                         )));
                     }
                     kept.push(pair);

@@ -19,6 +19,7 @@
 mod connection;
 mod convert;
 mod dialect;
+mod driver;
 mod manager;
 mod options;
 
@@ -28,6 +29,7 @@ use dbm_core::{PoolConfig, PooledDatabase};
 
 pub use connection::{SqliteCanceller, SqliteConnection};
 pub use dialect::SqliteDialect;
+pub use driver::{DRIVER, SqliteDriver};
 pub use manager::SqliteManager;
 pub use options::{SqliteLocation, SqliteOptions};
 

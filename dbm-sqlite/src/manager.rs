@@ -149,9 +149,6 @@ impl ManageConnection for SqliteManager {
     }
 
     fn target(&self) -> ConnectTarget {
-        match self.options.path() {
-            Some(p) => ConnectTarget::new().database(p.display().to_string()),
-            None => ConnectTarget::new().database(":memory:"),
-        }
+        dbm_core::DriverOptions::target(&self.options)
     }
 }

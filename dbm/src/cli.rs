@@ -171,7 +171,7 @@ fn resolve(args: &Args, config: &Config) -> Result<DatabaseConfig> {
             let mut c = config.with_url(&name, url).database(&name)?;
             let migrations = c.migrations_dir();
             // A relative path in --url is the user's, relative to where they stand.
-            c.base_dir = cwd.clone();
+            c.relocate(&cwd)?;
             c.migrations = migrations;
             c
         }
@@ -381,7 +381,7 @@ fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8>
                 Ok(c) => serde_json::json!({
                     "name": name,
                     "ok": true,
-                    "backend": c.backend().ok(),
+                    "backend": c.backend(),
                     "settings": c.origins,
                 }),
                 Err(e) => serde_json::json!({ "name": name, "ok": false, "error": e.to_string() }),
@@ -412,7 +412,7 @@ fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8>
         for (name, r) in &results {
             match r {
                 Ok(c) => {
-                    let backend = c.backend().map(|b| b.to_string()).unwrap_or_default();
+                    let backend = c.backend().to_string();
                     writeln!(out, "\n[{name}] {backend}").map_err(io)?;
                     for s in &c.origins {
                         writeln!(

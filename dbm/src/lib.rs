@@ -26,6 +26,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 mod config;
+mod drivers;
 mod health;
 mod manager;
 
@@ -33,14 +34,15 @@ pub use config::{
     ACCEPTED_URLS, CONFIG_FILE, Config, ConfigLoader, DEFAULT_ENVIRONMENT, DatabaseConfig,
     GlobalSettings, Origin, SettingReport, detect_backend, redact_url, url_env_var,
 };
+pub use drivers::{driver_for, drivers};
 pub use health::{HealthReport, MigrationHealth};
 pub use manager::{DatabaseManager, build_database};
 pub use secrecy::{ExposeSecret, SecretString};
 
 pub use dbm_core::{
-    Backend, Column, Columns, Connection, Database, Decimal, Error, ErrorCode, ErrorKind,
-    FromValue, Params, PoolConfig, PoolStatus, Result, RetryPolicy, Row, RowStream, Rows,
-    Statement, Transaction, Value, params,
+    Backend, Column, Columns, Connection, Database, Decimal, Driver, DriverSettings, Error,
+    ErrorCode, ErrorKind, FromValue, Params, PoolConfig, PoolStatus, Result, RetryPolicy, Row,
+    RowStream, Rows, SettingValue, Statement, Transaction, Value, params,
 };
 pub use dbm_migrate::{
     MigrateReport, MigrationInfo, MigrationState, MigrationStatus, Migrator, RepairReport, Version,

@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use dbm_core::{
-    Backend, Database, Error, Params, PoolConfig, PoolStatus, Result, RowStream, Rows, Statement,
+    Backend, Database, Params, PoolConfig, PoolStatus, Result, RowStream, Rows, Statement,
     Transaction,
 };
 use dbm_migrate::{MigrateReport, MigrationStatus, Migrator, RepairReport, Version};
-use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
 use crate::config::{Config, DatabaseConfig, Identity, check_name};
@@ -81,7 +80,7 @@ impl fmt::Debug for DatabaseManager {
     }
 }
 
-/// Builds the driver's pooled database for a configuration.
+/// Builds the driver's pooled database for a configuration (nothing connects yet).
 pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
     let pool = PoolConfig::new(c.name.clone())
         .pool_size(c.pool_size)
@@ -90,64 +89,15 @@ pub fn build_database(c: &DatabaseConfig) -> Result<Arc<dyn Database>> {
         .pre_ping(c.pre_ping)
         .pre_ping_skip(c.pre_ping_skip)
         .recycle(c.recycle);
-    let configure = |e: Error| e.with_database(c.name.clone()).with_operation("configure");
-    let url = c.url.expose_secret();
-    match c.backend()? {
-        #[cfg(feature = "sqlite")]
-        Backend::Sqlite => {
-            let mut options: dbm_sqlite::SqliteOptions = url.parse().map_err(configure)?;
-            options = options.resolve_relative_to(&c.base_dir);
-            if c.read_only {
-                options = options.read_only(true);
-            }
-            Ok(Arc::new(
-                dbm_sqlite::open(&c.name, options, pool)
-                    .with_statement_timeout(c.statement_timeout),
-            ))
-        }
-        #[cfg(feature = "postgres")]
-        Backend::Postgres => {
-            let mut options: dbm_postgres::PgOptions = url.parse().map_err(configure)?;
-            if let Some(p) = &c.password {
-                options = options.with_password(p.expose_secret());
-            }
-            if let Some(mode) = &c.sslmode {
-                let mode = mode
-                    .parse()
-                    .map_err(|_| configure(Error::config(format!("bad sslmode `{mode}`"))))?;
-                options = options.with_ssl_mode(mode);
-            }
-            if let Some(ca) = &c.sslrootcert {
-                options = options.with_ssl_root_cert(ca);
-            }
-            if let Some(t) = c.connect_timeout {
-                options = options.with_connect_timeout(t);
-            }
-            if c.read_only {
-                options = options.read_only();
-            }
-            Ok(Arc::new(
-                dbm_postgres::open(&c.name, options, pool)
-                    .with_statement_timeout(c.statement_timeout),
-            ))
-        }
-        #[allow(unreachable_patterns)]
-        other => {
-            let feature = match other {
-                Backend::Postgres => Some("postgres"),
-                Backend::Sqlite => Some("sqlite"),
-                _ => None,
-            };
-            let e = configure(Error::config(format!(
-                "this build of dbm has no {other} driver (URL {})",
-                c.redacted_url()
-            )));
-            Err(match feature {
-                Some(f) => e.with_hint(format!("enable the `{f}` feature of the dbm crate")),
-                None => e.with_hint(format!("dbm has no {other} driver yet")),
-            })
-        }
-    }
+    c.driver()
+        .open(
+            &c.name,
+            c.options(),
+            &c.connect_settings(),
+            pool,
+            c.statement_timeout,
+        )
+        .map_err(|e| e.with_database(c.name.clone()).with_operation("configure"))
 }
 
 impl DatabaseManager {

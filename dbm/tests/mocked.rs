@@ -10,7 +10,13 @@ use dbm::{
 use dbm_testing::MockDatabase;
 
 fn manager(db: MockDatabase, attempts: u32) -> DatabaseManager {
-    let mut config = DatabaseConfig::new("mocked", "sqlite::memory:").unwrap();
+    // Any driver's URL will do: the database is the mock.
+    let url = if cfg!(feature = "sqlite") {
+        "sqlite::memory:"
+    } else {
+        "postgres://mock@localhost/mock"
+    };
+    let mut config = DatabaseConfig::new("mocked", url).unwrap();
     config.retry = RetryPolicy::default()
         .with_max_attempts(attempts)
         .with_initial_backoff(Duration::from_millis(1));

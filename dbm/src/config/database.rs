@@ -1,17 +1,22 @@
 //! One database's settings, resolved from the layers, secrets read, everything validated.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use dbm_core::{Backend, Error, Result, RetryPolicy};
+use dbm_core::{
+    Backend, ConnectSettings, Driver, DriverOptions, DriverSettings, Error, KeyKind, Result,
+    RetryPolicy, SettingValue,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::Config;
 use super::identity::check_name;
-use super::layers::{Entry, Origin, POOL_KEYS, Scalar};
-use super::urls::{detect_backend, redact_url, url_env_var};
+use super::layers::{DATABASE_KEYS, Entry, Origin, POOL_KEYS, Scalar};
+use super::urls::{redact_url, url_env_var};
+use crate::drivers::{driver_for, driver_keys};
 
 /// The settings of one database.
 #[derive(Clone)]
@@ -21,7 +26,13 @@ pub struct DatabaseConfig {
     pub name: String,
     /// The connection URL; may hold a password, so it is kept secret and never printed
     /// whole ([`DatabaseConfig::redacted_url`] is safe to show).
-    pub url: SecretString,
+    url: SecretString,
+    /// The driver the URL belongs to.
+    driver: &'static dyn Driver,
+    /// The driver's own keys that are set (PostgreSQL's `sslmode`, ...).
+    driver_settings: DriverSettings,
+    /// The URL and driver keys, parsed once by the driver.
+    options: Arc<dyn DriverOptions>,
     /// A password given apart from the URL (`password_env` / `password_file`).
     pub password: Option<SecretString>,
     /// Connections kept open.
@@ -41,10 +52,6 @@ pub struct DatabaseConfig {
     pub statement_timeout: Option<Duration>,
     /// Time limit for opening a connection.
     pub connect_timeout: Option<Duration>,
-    /// TLS mode (PostgreSQL `sslmode`), when set apart from the URL.
-    pub sslmode: Option<String>,
-    /// CA certificate file for `verify-ca` / `verify-full`.
-    pub sslrootcert: Option<PathBuf>,
     /// The migrations directory (relative to `base_dir` unless absolute).
     pub migrations: PathBuf,
     /// Run pending migrations when the database is opened.
@@ -55,7 +62,8 @@ pub struct DatabaseConfig {
     pub retry: RetryPolicy,
     /// A health check slower than this reports `slow`.
     pub health_slow: Duration,
-    /// The directory relative paths (SQLite files, migrations) resolve against.
+    /// The directory relative paths resolve against: the migrations directory, and (when
+    /// the URL was read; see [`DatabaseConfig::relocate`]) a SQLite file.
     pub base_dir: PathBuf,
     /// The config file the settings came from, if any.
     pub source: Option<PathBuf>,
@@ -81,25 +89,42 @@ pub struct SettingReport {
 impl DatabaseConfig {
     /// Settings for `name` at `url` with the defaults (pool 5 + 10 overflow, 30 s timeout,
     /// pre-ping on, migrations in `migrations/{name}`), relative to the working directory.
-    /// The URL is checked when the database is opened; an empty or blank name, or one with
-    /// white space or control characters at either end, is an error now.
+    /// The URL is read now by its driver: an unknown scheme, a driver this build lacks, a
+    /// URL that does not parse, and an empty or blank name are errors now.
     ///
-    /// ```
+    #[cfg_attr(feature = "sqlite", doc = "```")]
+    #[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
     /// let c = dbm::DatabaseConfig::new("app", "sqlite::memory:")?;
     /// assert_eq!(c.pool_size, 5);
     /// assert_eq!(c.migrations, std::path::Path::new("migrations/app"));
+    /// assert_eq!(c.driver().name(), "sqlite");
     /// assert!(dbm::DatabaseConfig::new("  ", "sqlite::memory:").is_err());
+    /// assert!(dbm::DatabaseConfig::new("app", "sqlite://a.db?cache=shared").is_err());
     /// # Ok::<(), dbm::Error>(())
     /// ```
     pub fn new(name: &str, url: &str) -> Result<Self> {
         check_name(name)?;
-        Ok(Self::unchecked(name, url))
+        let driver = driver_for(url).map_err(|e| e.with_database(name))?;
+        let settings = DriverSettings::new(".");
+        let options = driver
+            .configure(url, &settings)
+            .map_err(|e| e.with_database(name).with_operation("configure"))?;
+        Ok(Self::with_parts(name, url, driver, settings, options))
     }
 
-    fn unchecked(name: &str, url: &str) -> Self {
+    fn with_parts(
+        name: &str,
+        url: &str,
+        driver: &'static dyn Driver,
+        driver_settings: DriverSettings,
+        options: Arc<dyn DriverOptions>,
+    ) -> Self {
         DatabaseConfig {
             name: name.to_owned(),
             url: SecretString::from(url.to_owned()),
+            driver,
+            driver_settings,
+            options,
             password: None,
             pool_size: 5,
             max_overflow: 10,
@@ -109,8 +134,6 @@ impl DatabaseConfig {
             recycle: None,
             statement_timeout: None,
             connect_timeout: None,
-            sslmode: None,
-            sslrootcert: None,
             migrations: PathBuf::from("migrations").join(name),
             auto_migrate: false,
             read_only: false,
@@ -123,9 +146,90 @@ impl DatabaseConfig {
         }
     }
 
-    /// The backend, from the URL.
-    pub fn backend(&self) -> Result<Backend> {
-        detect_backend(self.url.expose_secret()).map_err(|e| e.with_database(self.name.clone()))
+    /// The connection URL (a secret: show [`redacted_url`](DatabaseConfig::redacted_url)).
+    pub fn url(&self) -> &SecretString {
+        &self.url
+    }
+
+    /// The driver the URL belongs to.
+    pub fn driver(&self) -> &'static dyn Driver {
+        self.driver
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.driver.backend()
+    }
+
+    /// The driver's typed options, parsed once from the URL and the driver's keys.
+    pub fn options(&self) -> &dyn DriverOptions {
+        &*self.options
+    }
+
+    /// The driver's own keys that are set.
+    pub fn driver_settings(&self) -> &DriverSettings {
+        &self.driver_settings
+    }
+
+    /// Sets one of the driver's keys (`sslmode = "require"`), checked as a configuration
+    /// file's value would be; the options are made again.
+    ///
+    /// ```
+    /// # #[cfg(feature = "postgres")] {
+    /// let c = dbm::DatabaseConfig::new("wh", "postgres://etl@db/wh")?.with_setting("sslmode", "require")?;
+    /// assert_eq!(c.driver_settings().text("sslmode"), Some("require"));
+    /// assert!(c.clone().with_setting("sslmode", "sometimes").is_err());
+    /// assert!(c.with_setting("journal", "wal").is_err());
+    /// # }
+    /// # Ok::<(), dbm::Error>(())
+    /// ```
+    pub fn with_setting(mut self, key: &str, value: &str) -> Result<Self> {
+        let spec = self
+            .driver
+            .keys()
+            .iter()
+            .find(|k| k.name == key)
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "`{key}` is not a setting of the {} driver",
+                    self.driver.name()
+                ))
+                .with_database(self.name.clone())
+            })?;
+        let value = setting_value(spec.kind, value, &self.base_dir).map_err(|why| {
+            Error::config(format!("`{key}` {why}")).with_database(self.name.clone())
+        })?;
+        self.driver_settings = self.driver_settings.clone().with(spec.name, value);
+        self.reconfigure()?;
+        Ok(self)
+    }
+
+    /// Makes relative paths in the URL (a SQLite file) and the migrations directory start
+    /// at `dir` (the CLI's `--url` does this for the working directory).
+    pub fn relocate(&mut self, dir: &Path) -> Result<()> {
+        self.base_dir = dir.to_path_buf();
+        self.driver_settings.base_dir = dir.to_path_buf();
+        self.reconfigure()
+    }
+
+    fn reconfigure(&mut self) -> Result<()> {
+        self.options = self
+            .driver
+            .configure(self.url.expose_secret(), &self.driver_settings)
+            .map_err(|e| {
+                e.with_database(self.name.clone())
+                    .with_operation("configure")
+            })?;
+        Ok(())
+    }
+
+    /// The settings every driver applies when it opens the database.
+    pub(crate) fn connect_settings(&self) -> ConnectSettings {
+        let mut s = ConnectSettings::new();
+        s.password = self.password.as_ref().map(|p| p.expose_secret().to_owned());
+        s.connect_timeout = self.connect_timeout;
+        s.read_only = self.read_only;
+        s
     }
 
     /// The URL with any password replaced by `***` (safe to log).
@@ -139,11 +243,53 @@ impl DatabaseConfig {
     }
 }
 
+/// Checks a driver key's text (from code or a variable) against its kind.
+fn setting_value(
+    kind: KeyKind,
+    text: &str,
+    base_dir: &Path,
+) -> std::result::Result<SettingValue, String> {
+    match kind {
+        KeyKind::Text => Ok(SettingValue::Text(text.to_owned())),
+        KeyKind::Bool => text
+            .parse()
+            .map(SettingValue::Bool)
+            .map_err(|_| format!("must be true or false, got {text:?}")),
+        KeyKind::Seconds => text
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| SettingValue::Duration(Duration::from_secs_f64(s)))
+            .ok_or_else(|| format!("must be a non-negative number of seconds, got {text:?}")),
+        KeyKind::Choice(words) => {
+            if words.contains(&text) {
+                Ok(SettingValue::Text(text.to_owned()))
+            } else {
+                Err(format!("`{text}` is not one of {}", words.join(", ")))
+            }
+        }
+        KeyKind::File => {
+            let path = base_dir.join(text);
+            if path.is_file() {
+                Ok(SettingValue::Path(path))
+            } else {
+                Err(format!(
+                    "names {}, which is not a readable file",
+                    path.display()
+                ))
+            }
+        }
+        _ => Err("has a kind this version of dbm cannot read".to_owned()),
+    }
+}
+
 impl fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DatabaseConfig")
             .field("name", &self.name)
             .field("url", &self.redacted_url())
+            .field("driver", &self.driver.name())
+            .field("options", &self.options)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("pool_size", &self.pool_size)
             .field("max_overflow", &self.max_overflow)
@@ -304,11 +450,12 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
     };
     let url_text = url.expose_secret().to_owned();
     note("url", redact_url(&url_text), Some(&url_origin));
-    let detected = detect_backend(&url_text).map_err(|e| {
+    let driver = driver_for(&url_text).map_err(|e| {
         Error::config(format!("{} ({})", e.message(), c.origin_note(&url_origin)))
             .with_operation("configure")
             .with_hint(e.hint().unwrap_or_default().to_owned())
     })?;
+    let detected = driver.backend();
     if let Some(e) = own("type") {
         let declared = parse_type(c, &key("type"), e)?;
         if declared != detected {
@@ -328,7 +475,18 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
         note("type", detected.to_string(), Some(&url_origin));
     }
 
-    let mut d = DatabaseConfig::unchecked(name, &url_text);
+    check_keys(c, name, driver)?;
+    let settings = driver_settings(c, name, driver, &mut note)?;
+    let options = driver.configure(&url_text, &settings).map_err(|e| {
+        Error::config(format!(
+            "the url of `{name}` is invalid: {} ({})",
+            e.message(),
+            c.origin_note(&url_origin)
+        ))
+        .with_operation("configure")
+        .with_hint(e.hint().unwrap_or("check the URL").to_owned())
+    })?;
+    let mut d = DatabaseConfig::with_parts(name, &url_text, driver, settings, options);
     d.base_dir = c.base_dir.clone();
     d.source = c.file.clone();
     d.environment = c.environment.clone();
@@ -352,11 +510,14 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
     };
     if let Some((k, e)) = password {
         let (secret, origin) = read_secret(c, name, k, e)?;
-        if detected == Backend::Sqlite {
+        if !driver.takes_password() {
             return Err(c.invalid(
                 &key(k),
                 Some(e),
-                "is set, but SQLite databases have no password",
+                format!(
+                    "is set, but {} databases have no password",
+                    detected.product()
+                ),
             ));
         }
         d.password = Some(secret);
@@ -419,40 +580,6 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
             e.map(|e| &e.origin),
         );
     }
-    let (k, e) = get("sslmode");
-    if let Some(v) = c.string(&k, e)? {
-        if !matches!(
-            v.as_str(),
-            "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full"
-        ) {
-            return Err(c.invalid(
-                &k,
-                e,
-                format!(
-                    "`{v}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
-                ),
-            ));
-        }
-        note("sslmode", v.clone(), e.map(|e| &e.origin));
-        d.sslmode = Some(v);
-    }
-    let (k, e) = get("sslrootcert");
-    if let Some(v) = c.string(&k, e)? {
-        let path = c.base_dir.join(v);
-        if !path.is_file() {
-            return Err(c.invalid(
-                &k,
-                e,
-                format!("names {}, which is not a readable file", path.display()),
-            ));
-        }
-        note(
-            "sslrootcert",
-            path.display().to_string(),
-            e.map(|e| &e.origin),
-        );
-        d.sslrootcert = Some(path);
-    }
     let (k, e) = get("migrations");
     if let Some(v) = c.string(&k, e)? {
         d.migrations = PathBuf::from(v);
@@ -476,28 +603,75 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
     d.retry = global.retry;
     d.health_slow = global.health_slow;
     d.origins = origins;
-    validate_url(&d, &url_origin, c)?;
     Ok(d)
 }
 
-/// Parses the URL with its driver now, so a bad URL fails before any connection.
-fn validate_url(d: &DatabaseConfig, origin: &Origin, c: &Config) -> Result<()> {
-    let url = d.url.expose_secret();
-    let parsed: Result<()> = match d.backend()? {
-        #[cfg(feature = "sqlite")]
-        Backend::Sqlite => url.parse::<dbm_sqlite::SqliteOptions>().map(|_| ()),
-        #[cfg(feature = "postgres")]
-        Backend::Postgres => url.parse::<dbm_postgres::PgOptions>().map(|_| ()),
-        _ => Ok(()),
-    };
-    parsed.map_err(|e| {
-        let where_ = c.origin_note(origin);
-        Error::config(format!(
-            "the url of `{}` is invalid: {} ({where_})",
-            d.name,
-            e.message()
-        ))
-        .with_operation("configure")
-        .with_hint(e.hint().unwrap_or("check the URL").to_owned())
-    })
+/// Refuses keys of `[databases.<name>]` that neither dbm nor the database's driver knows,
+/// naming the file and line (or variable) of each.
+fn check_keys(c: &Config, name: &str, driver: &'static dyn Driver) -> Result<()> {
+    let prefix = format!("databases.{name}.");
+    for (full, e) in c.merged.range(prefix.clone()..) {
+        let Some(k) = full.strip_prefix(&prefix) else {
+            break;
+        };
+        if POOL_KEYS.contains(&k)
+            || DATABASE_KEYS.contains(&k)
+            || driver.keys().iter().any(|d| d.name == k)
+        {
+            continue;
+        }
+        let product = driver.backend().product();
+        let msg = match driver_keys().find(|(_, d)| d.name == k) {
+            Some((owner, _)) => format!(
+                "`{full}` is a {} setting, but `{name}` is a {product} database",
+                owner.backend().product()
+            ),
+            None => format!("unknown key `{full}`"),
+        };
+        let own: Vec<&str> = driver.keys().iter().map(|d| d.name).collect();
+        return Err(
+            Error::config(format!("{msg} ({})", c.origin_note(&e.origin)))
+                .with_operation("configure")
+                .with_hint(format!(
+                    "a {product} database takes the keys of the README's \"Configuration\"{}",
+                    if own.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and {}", own.join(", "))
+                    }
+                )),
+        );
+    }
+    Ok(())
+}
+
+/// Reads the driver's own keys for database `name`, checked against their kinds.
+fn driver_settings(
+    c: &Config,
+    name: &str,
+    driver: &'static dyn Driver,
+    note: &mut impl FnMut(&str, String, Option<&Origin>),
+) -> Result<DriverSettings> {
+    let mut settings = DriverSettings::new(c.base_dir.clone());
+    for spec in driver.keys() {
+        let full = format!("databases.{name}.{}", spec.name);
+        let Some(e) = c.merged.get(&full) else {
+            continue;
+        };
+        let text = match &e.value {
+            Scalar::Str(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let value = match (spec.kind, &e.value) {
+            (KeyKind::Bool, Scalar::Bool(b)) => SettingValue::Bool(*b),
+            (KeyKind::Seconds, Scalar::Int(_) | Scalar::Float(_)) => {
+                SettingValue::Duration(c.seconds(&full, Some(e))?.unwrap_or_default())
+            }
+            (kind, _) => setting_value(kind, &text, &c.base_dir)
+                .map_err(|why| c.invalid(&full, Some(e), why))?,
+        };
+        note(spec.name, value.to_string(), Some(&e.origin));
+        settings = settings.with(spec.name, value);
+    }
+    Ok(settings)
 }

@@ -17,7 +17,7 @@ impl DatabaseConfig {
         let r = &self.retry;
         Identity {
             name: self.name.clone(),
-            url: self.url.expose_secret().to_owned(),
+            url: self.url().expose_secret().to_owned(),
             password: self.password.as_ref().map(|p| p.expose_secret().to_owned()),
             base_dir: self.base_dir.clone(),
             pool: (
@@ -29,10 +29,14 @@ impl DatabaseConfig {
                 self.recycle,
             ),
             driver: (
+                self.driver().name(),
+                self.driver_settings()
+                    .values
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect(),
                 self.statement_timeout,
                 self.connect_timeout,
-                self.sslmode.clone(),
-                self.sslrootcert.clone(),
                 self.read_only,
             ),
             usage: (
@@ -78,10 +82,10 @@ pub(crate) struct Identity {
     base_dir: PathBuf,
     pool: (u32, i32, Duration, bool, Duration, Option<Duration>),
     driver: (
+        &'static str,
+        Vec<String>,
         Option<Duration>,
         Option<Duration>,
-        Option<String>,
-        Option<PathBuf>,
         bool,
     ),
     usage: (

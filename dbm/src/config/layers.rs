@@ -28,8 +28,6 @@ pub(crate) const DATABASE_KEYS: &[&str] = &[
     "url_file",
     "password_env",
     "password_file",
-    "sslmode",
-    "sslrootcert",
     "migrations",
     "auto_migrate",
     "read_only",
@@ -167,13 +165,15 @@ pub(crate) fn override_var(key: &str) -> String {
     format!("DBM__{}", key.replace('.', "__").to_ascii_uppercase())
 }
 
-/// Whether `key` (dotted, below the top) is one dbm knows.
+/// Whether `key` (dotted, below the top) is one dbm knows. A database's own keys depend on
+/// its driver (PostgreSQL's `sslmode`): they are checked when that database is resolved,
+/// so that a file naming a database this build has no driver for still loads.
 pub(crate) fn known_key(parts: &[&str]) -> bool {
     match parts {
         ["defaults", k] => POOL_KEYS.contains(k),
         ["retry", k] => RETRY_KEYS.contains(k),
         ["health", k] => HEALTH_KEYS.contains(k),
-        ["databases", _, k] => POOL_KEYS.contains(k) || DATABASE_KEYS.contains(k),
+        ["databases", _, _] => true,
         _ => false,
     }
 }
@@ -401,25 +401,23 @@ mod tests {
     #[test]
     fn unknown_keys_name_file_line_and_environment() {
         let e = parse_file(
-            "[databases.app]\nurl = \"x\"\npool = 3\n",
+            "[databases.app]\nurl = \"x\"\n[defaults]\npool = 3\n",
             Path::new("dbm.toml"),
         )
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "load configuration: configuration error: dbm.toml line 3: unknown key `databases.app.pool`; hint: see the README, \"Configuration\", for the accepted keys"
+            "load configuration: configuration error: dbm.toml line 4: unknown key `defaults.pool`; hint: see the README, \"Configuration\", for the accepted keys"
         );
-        let e = parse_file(
-            "[env.staging.databases.app]\npoolsize = 3\n",
-            Path::new("dbm.toml"),
-        )
-        .unwrap_err();
+        let e =
+            parse_file("[env.staging.retry]\nattempts = 3\n", Path::new("dbm.toml")).unwrap_err();
         assert!(
-            e.to_string().contains(
-                "dbm.toml line 2 (environment `staging`): unknown key `databases.app.poolsize`"
-            ),
+            e.to_string()
+                .contains("dbm.toml line 2 (environment `staging`): unknown key `retry.attempts`"),
             "{e}"
         );
+        // A database's keys depend on its driver: they are checked when it is resolved.
+        assert!(parse_file("[databases.app]\npoolsize = 3\n", Path::new("dbm.toml")).is_ok());
         let e = parse_file("[database.app]\nurl = \"x\"\n", Path::new("dbm.toml")).unwrap_err();
         assert!(e.to_string().contains("unknown key `database`"), "{e}");
         let e = parse_file("[databases.app]\nurl = \n", Path::new("dbm.toml")).unwrap_err();
@@ -442,10 +440,10 @@ mod tests {
             Scalar::Str("sqlite://x.db".into())
         );
         assert_eq!(l.len(), 3);
-        let e = parse_vars([("DBM__DATABASES__APP__POOLSIZE", "1")].into_iter()).unwrap_err();
+        let e = parse_vars([("DBM__DEFAULTS__POOLSIZE", "1")].into_iter()).unwrap_err();
         assert!(
             e.to_string()
-                .contains("DBM__DATABASES__APP__POOLSIZE does not name a configuration key"),
+                .contains("DBM__DEFAULTS__POOLSIZE does not name a configuration key"),
             "{e}"
         );
         assert_eq!(

@@ -21,6 +21,7 @@ use dbm_core::{Error, Result, RetryPolicy};
 pub use database::{DatabaseConfig, SettingReport};
 pub(crate) use identity::{Identity, check_name};
 pub use layers::Origin;
+pub(crate) use urls::feature_of;
 pub use urls::{ACCEPTED_URLS, detect_backend, redact_url, url_env_var};
 
 use layers::{Entry, Layer, Scalar, override_var, parse_file, parse_vars};
@@ -55,7 +56,8 @@ pub struct Config {
 /// Builds a [`Config`] from explicit parts; [`Config::load`] is this with the process's
 /// own environment.
 ///
-/// ```
+#[cfg_attr(feature = "sqlite", doc = "```")]
+#[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
 /// let c = dbm::Config::loader()
 ///     .toml("[databases.app]\nurl = \"sqlite::memory:\"\n[env.production.databases.app]\npool_size = 20\n")
 ///     .environment("production")
@@ -240,7 +242,8 @@ impl Config {
     /// Parses TOML text alone (no environment variables); relative paths resolve against
     /// `base_dir`.
     ///
-    /// ```
+    #[cfg_attr(feature = "sqlite", doc = "```")]
+    #[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
     /// let c = dbm::Config::from_toml_str(
     ///     "[databases.app]\nurl = \"sqlite::memory:\"\npool_size = 2\n",
     ///     std::path::Path::new("."),
