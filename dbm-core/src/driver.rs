@@ -12,6 +12,7 @@ use crate::connection::Database;
 use crate::dialect::Backend;
 use crate::error::Result;
 use crate::pool::{ConnectTarget, PoolConfig};
+use crate::test_backend::TestBackend;
 
 /// What a driver's own configuration key holds. The facade checks values against it, with
 /// the file, line and variable of each value, before the driver sees them.
@@ -226,6 +227,9 @@ pub trait Driver: Send + Sync + fmt::Debug + 'static {
         pool: PoolConfig,
         statement_timeout: Option<Duration>,
     ) -> Result<Arc<dyn Database>>;
+
+    /// What the shared conformance suite needs to test this driver.
+    fn test_backend(&self) -> &'static dyn TestBackend;
 }
 
 /// An error for options handed to a driver that did not make them (a bug in the caller).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dbm_core::{
     Backend, ConnectSettings, ConnectTarget, Database, Driver, DriverKey, DriverOptions,
-    DriverSettings, Error, KeyKind, PoolConfig, Result, foreign_options,
+    DriverSettings, Error, KeyKind, PoolConfig, Result, TestBackend, foreign_options,
 };
 
 use crate::options::PgOptions;
@@ -128,5 +128,9 @@ impl Driver for PgDriver {
         Ok(Arc::new(
             crate::open(name, options, pool).with_statement_timeout(statement_timeout),
         ))
+    }
+
+    fn test_backend(&self) -> &'static dyn TestBackend {
+        &crate::PgTestBackend
     }
 }

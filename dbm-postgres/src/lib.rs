@@ -27,6 +27,7 @@ mod driver;
 mod error;
 mod manager;
 mod options;
+mod test_backend;
 mod types;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub use error::kind_for_sqlstate;
 pub use manager::PgManager;
 pub use options::PgOptions;
 pub use sqlx::postgres::PgSslMode;
+pub use test_backend::{PgTestBackend, TEST_URL_VAR};
 
 /// A pooled PostgreSQL database.
 pub type PgDatabase = PooledDatabase<PgManager>;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dbm_core::{
     Backend, ConnectSettings, ConnectTarget, Database, Driver, DriverOptions, DriverSettings,
-    Error, PoolConfig, Result, foreign_options,
+    Error, PoolConfig, Result, TestBackend, foreign_options,
 };
 
 use crate::options::SqliteOptions;
@@ -84,5 +84,9 @@ impl Driver for SqliteDriver {
         Ok(Arc::new(
             crate::open(name, options, pool).with_statement_timeout(statement_timeout),
         ))
+    }
+
+    fn test_backend(&self) -> &'static dyn TestBackend {
+        &crate::SqliteTestBackend
     }
 }

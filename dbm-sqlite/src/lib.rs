@@ -22,6 +22,7 @@ mod dialect;
 mod driver;
 mod manager;
 mod options;
+mod test_backend;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ pub use dialect::SqliteDialect;
 pub use driver::{DRIVER, SqliteDriver};
 pub use manager::SqliteManager;
 pub use options::{SqliteLocation, SqliteOptions};
+pub use test_backend::SqliteTestBackend;
 
 /// A pooled SQLite database.
 pub type SqliteDatabase = PooledDatabase<SqliteManager>;

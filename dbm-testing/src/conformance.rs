@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dbm_core::{Backend, Database, ErrorKind, Params, PoolConfig, Statement, Value, params};
+use dbm_core::{Database, ErrorKind, Params, PoolConfig, Statement, Value, params};
 use dbm_migrate::{MigrationState, Migrator, Version};
 
 use crate::fixture::TestDb;
@@ -18,21 +18,6 @@ async fn count(db: &dyn Database, table: &str) -> i64 {
         .await
         .unwrap();
     rows.first().unwrap().get("n").unwrap()
-}
-
-async fn tables(t: &TestDb) -> Vec<String> {
-    let sql = match t.backend {
-        Backend::Postgres => {
-            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
-        }
-        _ => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
-        }
-    };
-    let rows = t.db.query(sql, &Params::new()).await.unwrap();
-    rows.iter()
-        .map(|r| r.get::<String>("name").unwrap())
-        .collect()
 }
 
 /// Column types, NULLs, names and JSON shape.
@@ -345,7 +330,7 @@ pub async fn migrations(t: &TestDb) {
     );
     assert!(e.code().is_some(), "database code kept: {e:?}");
     // Exactly the state after 1.10.
-    assert_eq!(tables(t).await, ["orders", "schema_version", "users"]);
+    assert_eq!(t.tables().await, ["orders", "schema_version", "users"]);
     assert_eq!(count(t.db.as_ref(), "users").await, 1);
 
     t.write_migration("V2__broken.sql", "CREATE TABLE audit (id INTEGER);\n");
@@ -388,7 +373,7 @@ pub async fn migrations(t: &TestDb) {
         .unwrap();
     let order: Vec<&str> = r.applied.iter().map(|a| a.version.as_str()).collect();
     assert_eq!(order, ["2", "1.10", "1.9"]);
-    assert_eq!(tables(t).await, ["schema_version", "users"]);
+    assert_eq!(t.tables().await, ["schema_version", "users"]);
     assert_eq!(count(t.db.as_ref(), "users").await, 0);
 }
 
@@ -506,10 +491,7 @@ pub async fn streaming(t: &TestDb) {
     );
 
     // An endless result, dropped after a few rows.
-    let endless = match t.backend {
-        Backend::Postgres => "SELECT generate_series(1, 100000000) AS n",
-        _ => "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT n FROM c",
-    };
+    let endless = t.endless_query();
     let mut rows = db.query_stream(endless, &Params::new()).await.unwrap();
     for i in 1..=10 {
         assert_eq!(
@@ -574,30 +556,36 @@ pub async fn manual_begin_is_not_pooled(t: &TestDb) {
     assert_eq!(db.pool_status().checked_out, 0);
 }
 
-/// Declares one `#[tokio::test]` per case and driver. SQLite always runs; PostgreSQL runs
-/// when `DBM_TEST_POSTGRES_URL` is set and says it skipped otherwise.
+/// Declares the whole suite as `#[tokio::test]`s for one driver: put
+/// `dbm_testing::conformance_suite!(dbm_sqlite::DRIVER);` in the driver's `tests/`. A driver
+/// that needs a server (its test backend names a variable) says it skipped each case when
+/// the variable is not set, and fails instead under `DBM_TEST_REQUIRE_POSTGRES=1`.
 #[macro_export]
 macro_rules! conformance_suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let t = $crate::TestDb::sqlite($crate::default_pool()).await;
-                    $crate::conformance::$case(&t).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(t) = $crate::TestDb::postgres($crate::default_pool()).await else {
-                        return;
-                    };
-                    $crate::conformance::$case(&t).await;
-                }
-            )*
-        }
+    ($driver:expr) => {
+        $crate::conformance_suite!(@cases $driver;
+            row_format_and_types,
+            named_parameters,
+            transactions_are_atomic,
+            timeouts_cancel,
+            pool_accounting,
+            bad_input,
+            migrations,
+            concurrent_migrators,
+            cancellation_leaks_nothing,
+            manual_begin_is_not_pooled,
+            streaming,
+        );
+    };
+    (@cases $driver:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(t) = $crate::TestDb::new(&$driver, $crate::default_pool()).await else {
+                    return;
+                };
+                $crate::conformance::$case(&t).await;
+            }
+        )*
     };
 }

@@ -1,20 +1,15 @@
 //! Test support for dbm.
 //!
-//! - [`TestDb`]: an isolated database per test: a fresh SQLite file, or a fresh PostgreSQL
+//! - [`TestDb`]: an isolated database per test for any driver, through the driver's
+//!   [`TestBackend`](dbm_core::TestBackend): a fresh SQLite file, or a fresh PostgreSQL
 //!   database on the server named by `DBM_TEST_POSTGRES_URL` (created for the test, dropped
 //!   afterwards, so tests run in parallel and never touch data they did not create).
-//! - [`conformance`]: the behaviour suite every driver runs, and [`conformance_suite!`] to
-//!   declare it as tests.
+//!   Features `sqlite` and `postgres` add `TestDb::sqlite` and `TestDb::postgres`.
+//! - [`conformance`]: the behaviour suite every driver runs; a driver's own `tests/`
+//!   declares it with [`conformance_suite!`], e.g. `dbm_testing::conformance_suite!(dbm_sqlite::DRIVER);`.
 //! - [`MockDatabase`] and [`MockConnection`]: mockall mocks of the core traits, for unit
 //!   tests of code that depends on `dbm-core` alone (never a substitute for driver tests).
-//!
-//! ```
-//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
-//! use dbm_core::Params;
-//! let t = dbm_testing::TestDb::sqlite(dbm_testing::default_pool()).await;
-//! t.db.execute("CREATE TABLE t (x INTEGER)", &Params::new()).await.unwrap();
-//! # });
-//! ```
+//! - [`LogCapture`]: what a process logs, for tests that assert log events.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -23,9 +18,10 @@ mod fixture;
 mod logs;
 mod mocks;
 
+#[cfg(feature = "postgres")]
+pub use fixture::postgres_options;
 pub use fixture::{
-    POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, TestDb, postgres_options, postgres_password,
-    postgres_required, skip,
+    POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, TestDb, postgres_password, postgres_required, skip,
 };
 pub use logs::LogCapture;
 pub use mocks::{MockConnection, MockDatabase};

@@ -1,0 +1,68 @@
+//! What a driver gives the shared conformance suite (in `dbm-testing`) so that the suite
+//! can test it: isolated databases, and a few queries in the driver's own SQL.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+
+use crate::connection::Database;
+use crate::error::Result;
+use crate::pool::PoolConfig;
+
+/// A driver's test support. Drivers that need a server read its URL from
+/// [`server_var`](TestBackend::server_var); embedded ones create files.
+#[async_trait]
+pub trait TestBackend: Send + Sync + fmt::Debug {
+    /// The environment variable naming the server tests may create databases on
+    /// (`DBM_TEST_POSTGRES_URL`), or `None` for an embedded database.
+    fn server_var(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// A fresh, empty database that no other test uses: a new file in `scratch`, or a new
+    /// database on the server `server` names. It is dropped with the returned handle.
+    async fn create(
+        &self,
+        server: Option<&str>,
+        scratch: &Path,
+    ) -> Result<Box<dyn IsolatedDatabase>>;
+
+    /// A query whose rows are the current database's tables, in a column `name`, in name
+    /// order.
+    fn list_tables_query(&self) -> &'static str;
+
+    /// A query returning one row after many seconds, unless cancelled first.
+    fn slow_query(&self) -> &'static str;
+
+    /// A query returning the rows 1, 2, 3, ... in a column `n`, without end.
+    fn endless_query(&self) -> &'static str;
+}
+
+/// One isolated test database. Dropping it drops the database.
+pub trait IsolatedDatabase: Send + Sync + fmt::Debug {
+    /// Its URL (it may hold the test server's password: for tests only).
+    fn url(&self) -> &str;
+
+    /// A new pool on it, named `name`.
+    fn open(&self, name: &str, pool: PoolConfig) -> Arc<dyn Database>;
+}
+
+/// A name no other test of any process uses at the same time: `dbm_t_<pid>_<nanos>_<n>`
+/// (letters, digits and `_`, usable as a database or file name).
+///
+/// ```
+/// let a = dbm_core::unique_test_name();
+/// assert!(a.starts_with("dbm_t_") && a != dbm_core::unique_test_name());
+/// ```
+pub fn unique_test_name() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("dbm_t_{}_{}_{n}", std::process::id(), nanos)
+}

@@ -1,0 +1,159 @@
+//! PostgreSQL's test support for the shared conformance suite: a fresh database per test on
+//! the server `DBM_TEST_POSTGRES_URL` names, dropped afterwards.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use dbm_core::{
+    Database, Error, IsolatedDatabase, Params, PoolConfig, Result, TestBackend, async_trait,
+    unique_test_name,
+};
+
+use crate::options::PgOptions;
+
+/// The variable naming the PostgreSQL server tests may create databases on.
+pub const TEST_URL_VAR: &str = "DBM_TEST_POSTGRES_URL";
+
+/// Fresh databases on a PostgreSQL server (its user needs CREATEDB).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PgTestBackend;
+
+/// A test database, dropped (`WITH (FORCE)`) when this is dropped.
+struct TestDatabase {
+    admin: PgOptions,
+    name: String,
+    url: String,
+}
+
+/// The URL and options hold the server's password: show the database name only.
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `url` with its database (the path) replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority = base.find("://").map_or(0, |p| p + 3);
+    let server = match base[authority..].find('/') {
+        Some(p) => &base[..authority + p],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{database}?{q}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+impl IsolatedDatabase for TestDatabase {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn open(&self, name: &str, pool: PoolConfig) -> Arc<dyn Database> {
+        Arc::new(crate::open(
+            name,
+            self.admin.clone().with_database(&self.name),
+            pool,
+        ))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // On a thread of its own: this may run inside a runtime, or while a test unwinds.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let db = crate::open("admin", admin, PoolConfig::new("admin").pool_size(1));
+                let r = db
+                    .execute(
+                        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                        &Params::new(),
+                    )
+                    .await;
+                db.close().await;
+                r.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            tracing::warn!(database = %self.name, "could not drop a PostgreSQL test database");
+        }
+    }
+}
+
+#[async_trait]
+impl TestBackend for PgTestBackend {
+    fn server_var(&self) -> Option<&'static str> {
+        Some(TEST_URL_VAR)
+    }
+
+    async fn create(
+        &self,
+        server: Option<&str>,
+        _scratch: &Path,
+    ) -> Result<Box<dyn IsolatedDatabase>> {
+        let server = server.ok_or_else(|| {
+            Error::config(format!(
+                "{TEST_URL_VAR} is not set: no PostgreSQL server to test on"
+            ))
+        })?;
+        let admin: PgOptions = server.parse()?;
+        let name = unique_test_name();
+        let db = crate::open(
+            "admin",
+            admin.clone(),
+            PoolConfig::new("admin").pool_size(1),
+        );
+        let created = db
+            .execute(&format!("CREATE DATABASE \"{name}\""), &Params::new())
+            .await;
+        db.close().await;
+        created.map_err(|e| e.context("cannot create a test database"))?;
+        Ok(Box::new(TestDatabase {
+            url: with_database(server, &name),
+            admin,
+            name,
+        }))
+    }
+
+    fn list_tables_query(&self) -> &'static str {
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+    }
+
+    fn slow_query(&self) -> &'static str {
+        "SELECT pg_sleep(30) AS slept"
+    }
+
+    fn endless_query(&self) -> &'static str {
+        "SELECT generate_series(1, 100000000) AS n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_get_the_test_database() {
+        for (url, want) in [
+            ("postgres://u:p@h:5/postgres", "postgres://u:p@h:5/t1"),
+            (
+                "postgres://u:p%2F@h/postgres?sslmode=require",
+                "postgres://u:p%2F@h/t1?sslmode=require",
+            ),
+            ("postgres://u@h", "postgres://u@h/t1"),
+        ] {
+            assert_eq!(super::with_database(url, "t1"), want);
+        }
+    }
+}
