@@ -1,7 +1,7 @@
 //! The driver registry: one line per driver, under its Cargo feature. Recognising a URL,
 //! knowing a driver's configuration keys and opening a database all go through it.
 
-use dbm_core::{Driver, DriverKey, Error, Result};
+use dbm_core::{Backend, Driver, DriverKey, Error, Result};
 
 use crate::config::{ACCEPTED_URLS, detect_backend};
 
@@ -12,6 +12,11 @@ static DRIVERS: &[&dyn Driver] = &[
     #[cfg(feature = "postgres")]
     &dbm_postgres::DRIVER,
 ];
+
+/// The Cargo feature of the dbm crate that brings each backend's driver (for the hint when
+/// this build lacks one).
+static FEATURES: &[(Backend, &str)] =
+    &[(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")];
 
 /// The drivers this build has, in registry order.
 ///
@@ -49,8 +54,8 @@ pub fn driver_for(url: &str) -> Result<&'static dyn Driver> {
             compiled.join(", ")
         }
     ))
-    .with_hint(match crate::config::feature_of(backend) {
-        Some(f) => format!("enable the `{f}` feature of the dbm crate"),
+    .with_hint(match FEATURES.iter().find(|(b, _)| *b == backend) {
+        Some((_, f)) => format!("enable the `{f}` feature of the dbm crate"),
         None => format!(
             "dbm has no {} driver yet; accepted URLs: {ACCEPTED_URLS}",
             backend.product()

@@ -21,7 +21,6 @@ use dbm_core::{Error, Result, RetryPolicy};
 pub use database::{DatabaseConfig, SettingReport};
 pub(crate) use identity::{Identity, check_name};
 pub use layers::Origin;
-pub(crate) use urls::feature_of;
 pub use urls::{ACCEPTED_URLS, detect_backend, redact_url, url_env_var};
 
 use layers::{Entry, Layer, Scalar, override_var, parse_file, parse_vars};

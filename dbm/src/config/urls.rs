@@ -46,15 +46,6 @@ pub fn detect_backend(url: &str) -> Result<Backend> {
     Ok(backend)
 }
 
-/// The Cargo feature of the dbm crate that brings a backend's driver, when one exists.
-pub(crate) fn feature_of(backend: Backend) -> Option<&'static str> {
-    match backend {
-        Backend::Postgres => Some("postgres"),
-        Backend::Sqlite => Some("sqlite"),
-        _ => None,
-    }
-}
-
 /// The environment variable that overrides a database's URL: `DBM_<NAME>_URL`.
 ///
 /// ```
