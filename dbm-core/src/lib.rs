@@ -55,7 +55,7 @@ pub use retry::{RetryPolicy, retry};
 pub use row::{Column, ColumnIndex, Columns, Row, Rows};
 pub use script::{ScriptSplit, ScriptStatement, split_script};
 pub use stream::{BoxRowStream, RowStream};
-pub use test_backend::{IsolatedDatabase, TestBackend, unique_test_name};
+pub use test_backend::{IsolatedDatabase, SqlType, TestBackend, unique_test_name};
 pub use transaction::Transaction;
 pub use value::{Decimal, FromValue, Value};
 

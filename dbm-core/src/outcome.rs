@@ -81,7 +81,7 @@ pub(crate) async fn run_with_timeout<T>(
     };
     canceller.cancel().await;
     match tokio::time::timeout(CANCEL_CONFIRM_WAIT, &mut fut).await {
-        Ok(Err(e)) if e.kind() == ErrorKind::Timeout => {
+        Ok(Err(e)) if e.kind() == ErrorKind::Timeout && !e.outcome_unknown() => {
             let what = if in_transaction {
                 "; the transaction is rolled back"
             } else {

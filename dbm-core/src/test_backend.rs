@@ -12,6 +12,22 @@ use crate::connection::Database;
 use crate::error::Result;
 use crate::pool::PoolConfig;
 
+/// The column types the shared suite's DDL uses, written in each driver's SQL by
+/// [`TestBackend::sql_type`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SqlType {
+    /// A 32- or 64-bit integer (`INTEGER`).
+    Integer,
+    /// Text that can be compared, indexed and made UNIQUE (`TEXT`, SQL Server
+    /// `NVARCHAR(200)`).
+    Text,
+    /// A double-precision float.
+    Float,
+    /// A boolean (`BOOLEAN`, SQL Server `BIT`).
+    Bool,
+}
+
 /// A driver's test support. Drivers that need a server read its URL from
 /// [`server_var`](TestBackend::server_var); embedded ones create files.
 #[async_trait]
@@ -39,6 +55,21 @@ pub trait TestBackend: Send + Sync + fmt::Debug {
 
     /// A query returning the rows 1, 2, 3, ... in a column `n`, without end.
     fn endless_query(&self) -> &'static str;
+
+    /// The name of `t` in the driver's DDL.
+    fn sql_type(&self, t: SqlType) -> &'static str {
+        match t {
+            SqlType::Integer => "INTEGER",
+            SqlType::Text => "TEXT",
+            SqlType::Float => "DOUBLE PRECISION",
+            SqlType::Bool => "BOOLEAN",
+        }
+    }
+
+    /// The statement that opens a transaction when sent as plain SQL.
+    fn begin_statement(&self) -> &'static str {
+        "BEGIN"
+    }
 }
 
 /// One isolated test database. Dropping it drops the database.

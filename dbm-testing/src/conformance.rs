@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dbm_core::{Database, ErrorKind, Params, PoolConfig, Statement, Value, params};
+use dbm_core::{Database, ErrorKind, Params, PoolConfig, SqlType, Statement, Value, params};
 use dbm_migrate::{MigrationState, Migrator, Version};
 
 use crate::fixture::TestDb;
@@ -24,7 +24,12 @@ async fn count(db: &dyn Database, table: &str) -> i64 {
 pub async fn row_format_and_types(t: &TestDb) {
     let db = &t.db;
     db.execute(
-        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price DOUBLE PRECISION, active BOOLEAN, note TEXT)",
+        &format!(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name {text} NOT NULL, price {float}, active {bool}, note {text})",
+            text = t.sql_type(SqlType::Text),
+            float = t.sql_type(SqlType::Float),
+            bool = t.sql_type(SqlType::Bool),
+        ),
         &Params::new(),
     )
     .await
@@ -71,9 +76,13 @@ pub async fn row_format_and_types(t: &TestDb) {
 /// `:name` parameters: repeated, in any order, never spliced.
 pub async fn named_parameters(t: &TestDb) {
     let db = &t.db;
-    db.execute("CREATE TABLE p (a TEXT, b TEXT)", &Params::new())
-        .await
-        .unwrap();
+    let text = t.sql_type(SqlType::Text);
+    db.execute(
+        &format!("CREATE TABLE p (a {text}, b {text})"),
+        &Params::new(),
+    )
+    .await
+    .unwrap();
     let tricky = "x'); DROP TABLE p; --";
     db.execute(
         "INSERT INTO p (a, b) VALUES (:v, :v)",
@@ -111,7 +120,10 @@ pub async fn named_parameters(t: &TestDb) {
 pub async fn transactions_are_atomic(t: &TestDb) {
     let db = &t.db;
     db.execute(
-        "CREATE TABLE acct (id INTEGER PRIMARY KEY, owner TEXT UNIQUE)",
+        &format!(
+            "CREATE TABLE acct (id INTEGER PRIMARY KEY, owner {} UNIQUE)",
+            t.sql_type(SqlType::Text)
+        ),
         &Params::new(),
     )
     .await
@@ -300,10 +312,11 @@ async fn migrate(t: &TestDb) -> dbm_core::Result<dbm_migrate::MigrateReport> {
 
 /// Dotted ordering, failure in the middle, edits, CRLF, rollback.
 pub async fn migrations(t: &TestDb) {
-    t.write_migration(
-        "V1__users.sql",
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n",
+    let users = format!(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name {});\n",
+        t.sql_type(SqlType::Text)
     );
+    t.write_migration("V1__users.sql", &users);
     t.write_migration("U1__users.sql", "DROP TABLE users;\n");
     t.write_migration(
         "V1.10__orders.sql",
@@ -338,26 +351,17 @@ pub async fn migrations(t: &TestDb) {
     assert_eq!(r.applied.len(), 1);
 
     // CRLF copies are not edits; a real edit blocks migrate.
-    t.write_migration(
-        "V1__users.sql",
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\r\n",
-    );
+    t.write_migration("V1__users.sql", &users.replace('\n', "\r\n"));
     let mut c = t.db.acquire().await.unwrap();
     migrator(t).validate(c.as_mut()).await.unwrap();
-    t.write_migration(
-        "V1__users.sql",
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT);\n",
-    );
+    t.write_migration("V1__users.sql", &users.replace("INTEGER", "BIGINT"));
     let st = migrator(t).status(c.as_mut()).await.unwrap();
     assert_eq!(st.edited.len(), 1);
     assert_eq!(st.edited[0].state, MigrationState::Edited);
     t.write_migration("V3__later.sql", "CREATE TABLE later (id INTEGER);\n");
     let e = migrator(t).migrate(c.as_mut(), None).await.unwrap_err();
     assert!(e.to_string().contains("V1__users.sql was edited"), "{e}");
-    t.write_migration(
-        "V1__users.sql",
-        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n",
-    );
+    t.write_migration("V1__users.sql", &users);
     t.remove_migration("V3__later.sql");
 
     // Rollback to 1: needs U2, which is missing → refused, nothing changed.
@@ -379,10 +383,14 @@ pub async fn migrations(t: &TestDb) {
 
 /// Separate pools migrating at once apply each migration exactly once.
 pub async fn concurrent_migrators(t: &TestDb) {
-    for i in 1..=5 {
+    t.write_migration(
+        "V1__step.sql",
+        "CREATE TABLE runs (step INTEGER);\nINSERT INTO runs (step) VALUES (1);\n",
+    );
+    for i in 2..=5 {
         t.write_migration(
             &format!("V{i}__step.sql"),
-            &format!("CREATE TABLE IF NOT EXISTS runs (step INTEGER);\nINSERT INTO runs (step) VALUES ({i});\n"),
+            &format!("INSERT INTO runs (step) VALUES ({i});\n"),
         );
     }
     let mut tasks = Vec::new();
@@ -444,9 +452,15 @@ pub async fn streaming(t: &TestDb) {
             .max_overflow(0)
             .timeout(Duration::from_secs(5)),
     );
-    db.execute("CREATE TABLE s (n INTEGER, label TEXT)", &Params::new())
-        .await
-        .unwrap();
+    db.execute(
+        &format!(
+            "CREATE TABLE s (n INTEGER, label {})",
+            t.sql_type(SqlType::Text)
+        ),
+        &Params::new(),
+    )
+    .await
+    .unwrap();
     let mut inserts = Vec::new();
     for chunk in 0..10 {
         let values: Vec<String> = (chunk * 500..(chunk + 1) * 500)
@@ -543,7 +557,9 @@ pub async fn manual_begin_is_not_pooled(t: &TestDb) {
     db.execute("CREATE TABLE m (x INTEGER)", &Params::new())
         .await
         .unwrap();
-    db.execute("BEGIN", &Params::new()).await.unwrap();
+    db.execute(t.begin_statement(), &Params::new())
+        .await
+        .unwrap();
     db.execute("INSERT INTO m (x) VALUES (1)", &Params::new())
         .await
         .unwrap();

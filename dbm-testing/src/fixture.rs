@@ -6,7 +6,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use dbm_core::{Backend, Database, Driver, IsolatedDatabase, Params, PoolConfig, TestBackend};
+use dbm_core::{
+    Backend, Database, Driver, IsolatedDatabase, Params, PoolConfig, SqlType, TestBackend,
+};
 use tempfile::TempDir;
 
 /// The variable naming the PostgreSQL server tests may create databases on.
@@ -162,6 +164,16 @@ impl TestDb {
     /// A query returning the rows 1, 2, 3, ... in a column `n`, without end.
     pub fn endless_query(&self) -> &'static str {
         self.test.endless_query()
+    }
+
+    /// The name of `t` in this driver's DDL.
+    pub fn sql_type(&self, t: SqlType) -> &'static str {
+        self.test.sql_type(t)
+    }
+
+    /// The statement that opens a transaction when sent as plain SQL.
+    pub fn begin_statement(&self) -> &'static str {
+        self.test.begin_statement()
     }
 
     /// The database's tables, in name order.
