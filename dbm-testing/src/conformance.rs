@@ -574,12 +574,25 @@ pub async fn manual_begin_is_not_pooled(t: &TestDb) {
 
 /// Declares the whole suite as `#[tokio::test]`s for one driver: put
 /// `dbm_testing::conformance_suite!(dbm_sqlite::DRIVER);` in the driver's `tests/`. A driver
-/// that needs a server (its test backend names a variable) says it skipped each case when
-/// the variable is not set, and fails instead under `DBM_TEST_REQUIRE_POSTGRES=1`.
+/// that needs a server (its test backend names a variable, `DBM_TEST_<PRODUCT>_URL`) says
+/// it skipped each case when the variable is not set, and fails instead under
+/// `DBM_TEST_REQUIRE_<PRODUCT>=1`.
+///
+/// `conformance_suite!(DRIVER, server = EXPR)` runs each case on a server the test starts
+/// itself: `EXPR` is a future of a [`TestServer`](crate::TestServer), e.g.
+/// `dbm_testing::TestServer::tds_engine()`.
 #[macro_export]
 macro_rules! conformance_suite {
     ($driver:expr) => {
-        $crate::conformance_suite!(@cases $driver;
+        $crate::conformance_suite!(@all
+            $crate::TestDb::new(&$driver, $crate::default_pool()).await);
+    };
+    ($driver:expr, server = $server:expr) => {
+        $crate::conformance_suite!(@all
+            Some($crate::TestDb::on_server(&$driver, $crate::default_pool(), $server.await).await));
+    };
+    (@all $make:expr) => {
+        $crate::conformance_suite!(@cases $make;
             row_format_and_types,
             named_parameters,
             transactions_are_atomic,
@@ -593,11 +606,11 @@ macro_rules! conformance_suite {
             streaming,
         );
     };
-    (@cases $driver:expr; $($case:ident),* $(,)?) => {
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let Some(t) = $crate::TestDb::new(&$driver, $crate::default_pool()).await else {
+                let Some(t) = $make else {
                     return;
                 };
                 $crate::conformance::$case(&t).await;

@@ -18,6 +18,69 @@ pub const POSTGRES_URL_VAR: &str = "DBM_TEST_POSTGRES_URL";
 /// a failure instead of a skip.
 pub const REQUIRE_POSTGRES_VAR: &str = "DBM_TEST_REQUIRE_POSTGRES";
 
+/// The variable that makes a missing `server_var` a failure instead of a skip:
+/// `DBM_TEST_POSTGRES_URL` → `DBM_TEST_REQUIRE_POSTGRES`, `DBM_TEST_MSSQL_URL` →
+/// `DBM_TEST_REQUIRE_MSSQL`.
+///
+/// ```
+/// assert_eq!(dbm_testing::require_var("DBM_TEST_MSSQL_URL"), "DBM_TEST_REQUIRE_MSSQL");
+/// ```
+pub fn require_var(server_var: &str) -> String {
+    let product = server_var
+        .strip_prefix("DBM_TEST_")
+        .unwrap_or(server_var)
+        .trim_end_matches("_URL");
+    format!("DBM_TEST_REQUIRE_{product}")
+}
+
+/// Says on stderr that a check was skipped and why; when `require` is set to `1` a skip is
+/// a failure instead.
+///
+/// # Panics
+/// When the variable `require` is `1`.
+pub fn skip_unless_required(require: &str, reason: &str) {
+    if std::env::var(require).is_ok_and(|v| v == "1") {
+        panic!("{require}=1, so this may not be skipped: {reason}");
+    }
+    skip_note(reason);
+}
+
+/// A test server a fixture runs on, kept alive as long as the databases made on it (the
+/// TDS test server of [`crate::tds`], say).
+pub struct TestServer {
+    url: String,
+    _keep: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestServer").finish_non_exhaustive()
+    }
+}
+
+impl TestServer {
+    /// A server reached at `url` (an administrative URL the driver's test backend creates
+    /// databases through), kept running by `keep`.
+    pub fn new(url: impl Into<String>, keep: impl std::any::Any + Send + Sync) -> Self {
+        TestServer {
+            url: url.into(),
+            _keep: Box::new(keep),
+        }
+    }
+
+    /// The TDS test server in engine mode (SQLite behind SQL Server's wire protocol).
+    #[cfg(feature = "mssql")]
+    pub async fn tds_engine() -> Self {
+        let server = crate::tds::TdsServer::engine().await;
+        TestServer::new(server.url("master"), server)
+    }
+
+    /// Its administrative URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 /// One isolated database for one test, with a scratch directory for migration files.
 pub struct TestDb {
     /// The database, pooled.
@@ -30,6 +93,8 @@ pub struct TestDb {
     // Dropped before `dir`: a database file may live in it.
     isolated: Box<dyn IsolatedDatabase>,
     dir: TempDir,
+    // Dropped last: dropping `isolated` may still talk to it.
+    _server: Option<TestServer>,
 }
 
 impl fmt::Debug for TestDb {
@@ -79,27 +144,54 @@ impl TestDb {
             Some(var) => match std::env::var(var) {
                 Ok(url) if !url.trim().is_empty() => Some(url),
                 _ => {
-                    skip(&format!(
-                        "{var} is not set: {} tests skipped (see README, \"Testing against PostgreSQL\")",
-                        driver.backend().product()
-                    ));
+                    let product = driver.backend().product();
+                    skip_unless_required(
+                        &require_var(var),
+                        &format!(
+                            "{var} is not set: {product} tests skipped (see README, \"Testing against {product}\")"
+                        ),
+                    );
                     return None;
                 }
             },
         };
+        Some(Self::create(driver, pool, server.as_deref(), None).await)
+    }
+
+    /// A fresh database of `driver`'s on `server` (a test server this process runs).
+    ///
+    /// # Panics
+    /// When the database cannot be created.
+    pub async fn on_server(
+        driver: &'static dyn Driver,
+        pool: PoolConfig,
+        server: TestServer,
+    ) -> TestDb {
+        let url = server.url().to_owned();
+        Self::create(driver, pool, Some(&url), Some(server)).await
+    }
+
+    async fn create(
+        driver: &'static dyn Driver,
+        pool: PoolConfig,
+        server: Option<&str>,
+        keep: Option<TestServer>,
+    ) -> TestDb {
+        let test = driver.test_backend();
         let dir = tempfile::tempdir().expect("temp dir");
         let isolated = test
-            .create(server.as_deref(), dir.path())
+            .create(server, dir.path())
             .await
             .unwrap_or_else(|e| panic!("cannot create a {} test database: {e}", driver.name()));
-        Some(TestDb {
+        TestDb {
             db: isolated.open("test", pool),
             backend: driver.backend(),
             driver,
             test,
             isolated,
             dir,
-        })
+            _server: keep,
+        }
     }
 
     /// A fresh SQLite file in a temporary directory.

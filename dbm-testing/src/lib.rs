@@ -17,11 +17,14 @@ pub mod conformance;
 mod fixture;
 mod logs;
 mod mocks;
+#[cfg(feature = "mssql")]
+pub mod tds;
 
 #[cfg(feature = "postgres")]
 pub use fixture::postgres_options;
 pub use fixture::{
-    POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, TestDb, postgres_password, postgres_required, skip,
+    POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, TestDb, TestServer, postgres_password,
+    postgres_required, require_var, skip, skip_unless_required,
 };
 pub use logs::LogCapture;
 pub use mocks::{MockConnection, MockDatabase};

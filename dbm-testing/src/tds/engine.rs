@@ -1,0 +1,684 @@
+//! The engine mode: requests run on SQLite files (one per database) behind the TDS wire,
+//! with the T-SQL the driver and the suite send translated (see `translate`). This proves
+//! dbm's wire, state and error handling, not SQL Server's semantics.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+use rusqlite::types::Value as Sv;
+use tokio::sync::mpsc;
+
+use super::tokens::Column;
+use super::translate::{exec_sql, to_sqlite, type_of_decl};
+use super::types::{TdsType, TdsValue, iso_date};
+use super::{Param, Request};
+
+/// What running a request produced, in order, for the session to write.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Columns(Vec<Column>),
+    Row(Vec<TdsValue>),
+    /// The end of one statement; `count` for statements that change rows.
+    Done {
+        count: Option<u64>,
+        error: bool,
+    },
+    Error {
+        number: i32,
+        class: u8,
+        text: String,
+    },
+    Begin(u64),
+    Commit(u64),
+    Rollback(u64),
+    Database {
+        new: String,
+        old: String,
+    },
+    /// Close another session's connection (KILL).
+    Kill(u16),
+}
+
+/// State shared by every session of one engine server.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub dir: PathBuf,
+    locks: Mutex<HashMap<(String, String), u16>>,
+}
+
+impl Engine {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Engine {
+            dir,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn file(&self, database: &str) -> PathBuf {
+        self.dir.join(format!("{database}.db"))
+    }
+
+    /// Frees every lock `spid` holds (its connection ended).
+    pub(crate) fn release_all(&self, spid: u16) {
+        self.locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, owner| *owner != spid);
+    }
+}
+
+/// One session's engine state.
+#[derive(Debug)]
+pub(crate) struct EngineSession {
+    engine: Arc<Engine>,
+    pub spid: u16,
+    pub database: String,
+    conn: Option<rusqlite::Connection>,
+    tx: Option<u64>,
+    next_descriptor: u64,
+}
+
+type Sender = mpsc::Sender<Event>;
+
+/// Stops a statement: the error the session turns into an ATTENTION acknowledgement.
+const INTERRUPTED: i32 = -1;
+
+impl EngineSession {
+    pub(crate) fn open(engine: Arc<Engine>, spid: u16, database: &str) -> Result<Self, String> {
+        let mut s = EngineSession {
+            engine,
+            spid,
+            database: database.to_owned(),
+            conn: None,
+            tx: None,
+            next_descriptor: u64::from(spid) << 32,
+        };
+        s.connect()?;
+        Ok(s)
+    }
+
+    fn connect(&mut self) -> Result<(), String> {
+        let file = self.engine.file(&self.database);
+        if !file.exists() && self.database != "master" {
+            return Err(format!(
+                "Cannot open database \"{}\" requested by the login. The login failed.",
+                self.database
+            ));
+        }
+        let c = rusqlite::Connection::open(&file).map_err(|e| e.to_string())?;
+        c.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        let _ = c.pragma_update(None, "journal_mode", "WAL");
+        self.conn = Some(c);
+        Ok(())
+    }
+
+    /// A handle that stops the running SQLite statement from another thread.
+    pub(crate) fn interrupt_handle(&self) -> Option<rusqlite::InterruptHandle> {
+        self.conn.as_ref().map(|c| c.get_interrupt_handle())
+    }
+
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Runs a request to its end (or until `cancel`), sending what it produces.
+    pub(crate) fn run(&mut self, request: &Request, events: &Sender, cancel: &AtomicBool) {
+        let mut batch = request.sql.trim();
+        let mut params = request.params.clone();
+        let exec = exec_sql(batch);
+        let parsed = match &exec {
+            Some(Ok((sql, values))) => {
+                batch = sql;
+                params = values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Param {
+                        name: format!("@P{}", i + 1),
+                        ty: TdsType::NVarChar { max: false },
+                        value: v.clone(),
+                    })
+                    .collect();
+                Ok(())
+            }
+            Some(Err(e)) => Err((102, 15, e.clone())),
+            None => Ok(()),
+        };
+        let upper = batch.to_ascii_uppercase();
+        let outcome = if parsed.is_err() {
+            parsed
+        } else if upper.contains("SP_GETAPPLOCK") || upper.contains("SP_RELEASEAPPLOCK") {
+            self.applock(batch, events)
+        } else {
+            let statements = split(batch);
+            let mut result = Ok(());
+            for (i, stmt) in statements.iter().enumerate() {
+                let more = i + 1 < statements.len();
+                result = self.statement(stmt, &params, events, cancel, more);
+                if result.is_err() {
+                    break;
+                }
+            }
+            result
+        };
+        if let Err((number, class, text)) = outcome {
+            if number != INTERRUPTED && self.tx.is_some() {
+                // SET XACT_ABORT ON: an error ends the transaction.
+                let _ = self.sqlite("ROLLBACK");
+                if let Some(d) = self.tx.take() {
+                    let _ = events.blocking_send(Event::Rollback(d));
+                }
+            }
+            let _ = events.blocking_send(Event::Error {
+                number,
+                class,
+                text,
+            });
+            let _ = events.blocking_send(Event::Done {
+                count: None,
+                error: true,
+            });
+        }
+    }
+
+    fn sqlite(&self, sql: &str) -> rusqlite::Result<()> {
+        match &self.conn {
+            Some(c) => c.execute_batch(sql),
+            None => Ok(()),
+        }
+    }
+
+    fn done(events: &Sender, count: Option<u64>) {
+        let _ = events.blocking_send(Event::Done {
+            count,
+            error: false,
+        });
+    }
+
+    fn statement(
+        &mut self,
+        stmt: &str,
+        params: &[Param],
+        events: &Sender,
+        cancel: &AtomicBool,
+        _more: bool,
+    ) -> Result<(), (i32, u8, String)> {
+        let upper = stmt.to_ascii_uppercase();
+        let words: Vec<&str> = upper.split_whitespace().collect();
+        match words.as_slice() {
+            ["SET", ..] => {
+                Self::done(events, None);
+                return Ok(());
+            }
+            ["BEGIN", "TRAN" | "TRANSACTION", ..] | ["BEGIN"] => {
+                if self.tx.is_some() {
+                    return Err((
+                        50000,
+                        16,
+                        "nested transactions are not supported by the test server".into(),
+                    ));
+                }
+                self.sqlite("BEGIN IMMEDIATE").map_err(sqlite_error)?;
+                self.next_descriptor += 1;
+                self.tx = Some(self.next_descriptor);
+                let _ = events.blocking_send(Event::Begin(self.next_descriptor));
+                Self::done(events, None);
+                return Ok(());
+            }
+            ["COMMIT", ..] | ["ROLLBACK", ..] => {
+                let Some(d) = self.tx.take() else {
+                    let (number, what) = if words[0] == "COMMIT" {
+                        (3902, "COMMIT")
+                    } else {
+                        (3903, "ROLLBACK")
+                    };
+                    return Err((
+                        number,
+                        16,
+                        format!(
+                            "The {what} TRANSACTION request has no corresponding BEGIN TRANSACTION."
+                        ),
+                    ));
+                };
+                let commit = words[0] == "COMMIT";
+                self.sqlite(if commit { "COMMIT" } else { "ROLLBACK" })
+                    .map_err(sqlite_error)?;
+                let _ = events.blocking_send(if commit {
+                    Event::Commit(d)
+                } else {
+                    Event::Rollback(d)
+                });
+                Self::done(events, None);
+                return Ok(());
+            }
+            ["WAITFOR", "DELAY", ..] => {
+                let text = stmt.split('\'').nth(1).unwrap_or("00:00:00");
+                let wait = parse_delay(text);
+                let started = Instant::now();
+                while started.elapsed() < wait {
+                    if cancel.load(Ordering::SeqCst) {
+                        return Err((INTERRUPTED, 0, "interrupted".into()));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Self::done(events, None);
+                return Ok(());
+            }
+            ["KILL", spid, ..] => {
+                let spid: u16 = spid
+                    .parse()
+                    .map_err(|_| (102, 15, "Incorrect syntax near 'KILL'.".into()))?;
+                let _ = events.blocking_send(Event::Kill(spid));
+                Self::done(events, None);
+                return Ok(());
+            }
+            ["USE", db] => {
+                let db = db
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .to_ascii_lowercase();
+                let old = std::mem::replace(&mut self.database, db.clone());
+                self.connect().map_err(|e| (911, 16, e))?;
+                let _ = events.blocking_send(Event::Database { new: db, old });
+                Self::done(events, None);
+                return Ok(());
+            }
+            ["CREATE", "DATABASE", name, ..] => {
+                let name = name
+                    .trim_matches(|c| c == '[' || c == ']' || c == '"')
+                    .to_ascii_lowercase();
+                let file = self.engine.file(&name);
+                if file.exists() {
+                    return Err((1801, 16, format!("Database '{name}' already exists.")));
+                }
+                rusqlite::Connection::open(&file).map_err(sqlite_error)?;
+                Self::done(events, None);
+                return Ok(());
+            }
+            ["DROP", "DATABASE", ..] => {
+                let name = words
+                    .last()
+                    .unwrap_or(&"")
+                    .trim_matches(|c| c == '[' || c == ']' || c == '"')
+                    .to_ascii_lowercase();
+                let file = self.engine.file(&name);
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut f = file.clone().into_os_string();
+                    f.push(suffix);
+                    let _ = std::fs::remove_file(f);
+                }
+                Self::done(events, None);
+                return Ok(());
+            }
+            ["ALTER", "DATABASE", ..] => {
+                Self::done(events, None);
+                return Ok(());
+            }
+            _ => {}
+        }
+        let sql = to_sqlite(stmt, self.spid, self.tx.is_some());
+        let conn = self
+            .conn
+            .as_ref()
+            .ok_or((911, 16, "no database".to_owned()))?;
+        let mut prepared = conn.prepare(&sql).map_err(sqlite_error)?;
+        let needed = prepared.parameter_count();
+        for i in 1..=needed {
+            let name = prepared
+                .parameter_name(i)
+                .unwrap_or("")
+                .trim_start_matches('?')
+                .to_owned();
+            let n: usize = name.parse().unwrap_or(i);
+            let p = params.get(n - 1).ok_or_else(|| {
+                (
+                    137,
+                    15,
+                    format!("Must declare the scalar variable \"@P{n}\"."),
+                )
+            })?;
+            prepared
+                .raw_bind_parameter(i, to_sqlite_value(&p.value))
+                .map_err(sqlite_error)?;
+        }
+        let columns = prepared.column_count();
+        if columns == 0 {
+            let before = conn.total_changes();
+            prepared.raw_execute().map_err(sqlite_error)?;
+            let changed = conn.total_changes() != before;
+            let count = if changed { conn.changes() } else { 0 };
+            let is_dml = matches!(
+                words.first(),
+                Some(&"INSERT" | &"UPDATE" | &"DELETE" | &"MERGE")
+            );
+            Self::done(events, is_dml.then_some(count));
+            return Ok(());
+        }
+        let names: Vec<String> = prepared
+            .column_names()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let decls: Vec<Option<TdsType>> = prepared
+            .columns()
+            .iter()
+            .map(|c| c.decl_type().and_then(type_of_decl))
+            .collect();
+        let mut rows = prepared.raw_query();
+        // Expression columns are typed by their first values: read a few rows first.
+        let mut first: Vec<Vec<Sv>> = Vec::new();
+        let mut ended = false;
+        while first.len() < 64 {
+            match rows.next().map_err(sqlite_error)? {
+                Some(r) => first.push(
+                    (0..columns)
+                        .map(|i| r.get::<_, Sv>(i).unwrap_or(Sv::Null))
+                        .collect(),
+                ),
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        let cols: Vec<Column> = (0..columns)
+            .map(|i| {
+                let ty = decls[i].unwrap_or_else(|| type_of_values(first.iter().map(|r| &r[i])));
+                Column::new(names[i].clone(), ty)
+            })
+            .collect();
+        let _ = events.blocking_send(Event::Columns(cols.clone()));
+        let mut count = 0u64;
+        let mut send_row = |raw: Vec<Sv>| -> Result<bool, (i32, u8, String)> {
+            let values = raw
+                .iter()
+                .zip(&cols)
+                .map(|(v, c)| {
+                    from_sqlite(v, c.ty)
+                        .map_err(|e| (50000, 16, format!("column `{}`: {e}", c.name)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            count += 1;
+            Ok(events.blocking_send(Event::Row(values)).is_ok())
+        };
+        for r in first {
+            if !send_row(r)? {
+                return Err((INTERRUPTED, 0, "interrupted".into()));
+            }
+        }
+        if !ended {
+            while let Some(r) = rows.next().map_err(sqlite_error)? {
+                if cancel.load(Ordering::SeqCst) {
+                    return Err((INTERRUPTED, 0, "interrupted".into()));
+                }
+                let raw = (0..columns)
+                    .map(|i| r.get::<_, Sv>(i).unwrap_or(Sv::Null))
+                    .collect();
+                if !send_row(raw)? {
+                    return Err((INTERRUPTED, 0, "interrupted".into()));
+                }
+            }
+        }
+        let _ = events.blocking_send(Event::Done {
+            count: Some(count),
+            error: false,
+        });
+        Ok(())
+    }
+
+    /// `DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'..', @LockMode = '..',
+    /// @LockOwner = 'Session', @LockTimeout = n; SELECT @r AS result` (and the release),
+    /// emulated per database with the same return codes.
+    fn applock(&mut self, batch: &str, events: &Sender) -> Result<(), (i32, u8, String)> {
+        let arg = |name: &str| -> Option<String> {
+            let upper = batch.to_ascii_uppercase();
+            let p = upper.find(&format!("@{name}"))?;
+            let rest = batch[p..].split_once('=')?.1.trim_start();
+            let rest = rest.strip_prefix('N').unwrap_or(rest);
+            Some(if let Some(q) = rest.strip_prefix('\'') {
+                q.split('\'').next().unwrap_or("").to_owned()
+            } else {
+                rest.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+        };
+        let resource =
+            arg("RESOURCE").ok_or((201, 16, "sp_getapplock expects @Resource".to_owned()))?;
+        let key = (self.database.clone(), resource);
+        let release = batch.to_ascii_uppercase().contains("SP_RELEASEAPPLOCK");
+        let result: i32 = if release {
+            let mut locks = self.engine.locks.lock().unwrap_or_else(|p| p.into_inner());
+            match locks.get(&key) {
+                Some(owner) if *owner == self.spid => {
+                    locks.remove(&key);
+                    0
+                }
+                _ => {
+                    return Err((
+                        1223,
+                        16,
+                        format!(
+                            "Cannot release the application lock (Database Principal: 'public', Resource: '{}') because it is not currently held.",
+                            key.1
+                        ),
+                    ));
+                }
+            }
+        } else {
+            let timeout: i64 = arg("LOCKTIMEOUT")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(-1);
+            let started = Instant::now();
+            loop {
+                {
+                    let mut locks = self.engine.locks.lock().unwrap_or_else(|p| p.into_inner());
+                    match locks.get(&key) {
+                        None => {
+                            locks.insert(key.clone(), self.spid);
+                            break if started.elapsed() > Duration::from_millis(1) {
+                                1
+                            } else {
+                                0
+                            };
+                        }
+                        Some(owner) if *owner == self.spid => break 0,
+                        Some(_) => {}
+                    }
+                }
+                if timeout >= 0 && started.elapsed() >= Duration::from_millis(timeout as u64) {
+                    break -1;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        let _ = events.blocking_send(Event::Columns(vec![Column::new("result", TdsType::Int)]));
+        let _ = events.blocking_send(Event::Row(vec![TdsValue::Int(i64::from(result))]));
+        let _ = events.blocking_send(Event::Done {
+            count: Some(1),
+            error: false,
+        });
+        Ok(())
+    }
+}
+
+/// Splits a batch on `;` outside literals (T-SQL needs no `;`, but what is sent here has
+/// them).
+fn split(batch: &str) -> Vec<String> {
+    dbm_core::split_script(
+        batch,
+        &dbm_core::SqlSyntax::MSSQL,
+        dbm_core::ScriptSplit::Semicolon,
+    )
+    .into_iter()
+    .map(|s| s.sql)
+    .collect()
+}
+
+fn parse_delay(text: &str) -> Duration {
+    let mut secs = 0.0;
+    for part in text.split(':') {
+        secs = secs * 60.0 + part.trim().parse::<f64>().unwrap_or(0.0);
+    }
+    Duration::from_secs_f64(secs)
+}
+
+/// A SQLite error as the SQL Server error a client would see for it.
+fn sqlite_error(e: rusqlite::Error) -> (i32, u8, String) {
+    let text = e.to_string();
+    let code = e.sqlite_error_code();
+    if code == Some(rusqlite::ErrorCode::OperationInterrupted) {
+        return (INTERRUPTED, 0, text);
+    }
+    let lower = text.to_ascii_lowercase();
+    let (number, class) = if lower.contains("no such table") {
+        (208, 16)
+    } else if lower.contains("no such column") {
+        (207, 16)
+    } else if lower.contains("unique constraint") {
+        (2627, 14)
+    } else if lower.contains("not null constraint") {
+        (515, 16)
+    } else if lower.contains("foreign key constraint") || lower.contains("check constraint") {
+        (547, 16)
+    } else if lower.contains("syntax error") || lower.contains("incomplete input") {
+        (102, 15)
+    } else if code == Some(rusqlite::ErrorCode::DatabaseBusy)
+        || code == Some(rusqlite::ErrorCode::DatabaseLocked)
+    {
+        (1222, 16)
+    } else {
+        (50000, 16)
+    };
+    (number, class, text)
+}
+
+fn to_sqlite_value(v: &TdsValue) -> Sv {
+    match v {
+        TdsValue::Null => Sv::Null,
+        TdsValue::Bit(b) => Sv::Integer(i64::from(*b)),
+        TdsValue::Int(i) => Sv::Integer(*i),
+        TdsValue::Float(f) => Sv::Real(*f),
+        TdsValue::Decimal { value, scale } => Sv::Text(TdsValue::decimal_text(*value, *scale)),
+        TdsValue::Text(s) => Sv::Text(s.clone()),
+        TdsValue::Binary(b) => Sv::Blob(b.clone()),
+        TdsValue::Guid(g) => Sv::Text(g.hyphenated().to_string().to_ascii_uppercase()),
+        TdsValue::Date(d) => Sv::Text(iso_date(*d)),
+        TdsValue::Time(t) => Sv::Text(t.format("%H:%M:%S%.f").to_string()),
+        TdsValue::DateTime(dt) => Sv::Text(dt.format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+        TdsValue::DateTimeOffset(dt) => Sv::Text(dt.format("%Y-%m-%d %H:%M:%S%.f %:z").to_string()),
+    }
+}
+
+fn type_of_values<'a>(values: impl Iterator<Item = &'a Sv>) -> TdsType {
+    for v in values {
+        match v {
+            Sv::Null => continue,
+            Sv::Integer(_) => return TdsType::BigInt,
+            Sv::Real(_) => return TdsType::Float,
+            Sv::Text(t) => {
+                return TdsType::NVarChar {
+                    max: t.encode_utf16().count() > 4000,
+                };
+            }
+            Sv::Blob(b) => {
+                return TdsType::VarBinary {
+                    max: b.len() > 8000,
+                };
+            }
+        }
+    }
+    TdsType::Int
+}
+
+fn parse_decimal(text: &str) -> Option<(i128, u8)> {
+    let t = text.trim();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if int.is_empty() && frac.is_empty()
+        || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits: i128 = format!("{int}{frac}")
+        .trim_start_matches('0')
+        .parse()
+        .unwrap_or(0);
+    Some((if neg { -digits } else { digits }, frac.len() as u8))
+}
+
+fn parse_datetime(t: &str) -> Option<NaiveDateTime> {
+    let t = t.trim().replace('T', " ");
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+        .iter()
+        .find_map(|f| {
+            NaiveDateTime::parse_from_str(&t, f).ok().or_else(|| {
+                NaiveDate::parse_from_str(&t, f)
+                    .ok()
+                    .map(|d| d.and_time(NaiveTime::MIN))
+            })
+        })
+}
+
+/// A stored SQLite value as a value of the column's TDS type.
+fn from_sqlite(v: &Sv, ty: TdsType) -> Result<TdsValue, String> {
+    let text = |v: &Sv| match v {
+        Sv::Text(s) => s.clone(),
+        Sv::Integer(i) => i.to_string(),
+        Sv::Real(f) => f.to_string(),
+        Sv::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+        Sv::Null => String::new(),
+    };
+    Ok(match (ty, v) {
+        (_, Sv::Null) => TdsValue::Null,
+        (TdsType::Bit, v) => TdsValue::Bit(text(v).trim() != "0"),
+        (TdsType::TinyInt | TdsType::SmallInt | TdsType::Int | TdsType::BigInt, Sv::Integer(i)) => {
+            TdsValue::Int(*i)
+        }
+        (TdsType::TinyInt | TdsType::SmallInt | TdsType::Int | TdsType::BigInt, v) => {
+            TdsValue::Int(
+                text(v)
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{} is not an integer", text(v)))?,
+            )
+        }
+        (TdsType::Real | TdsType::Float, Sv::Real(f)) => TdsValue::Float(*f),
+        (TdsType::Real | TdsType::Float, Sv::Integer(i)) => TdsValue::Float(*i as f64),
+        (TdsType::Real | TdsType::Float, v) => {
+            TdsValue::Float(text(v).parse().map_err(|_| "not a number".to_owned())?)
+        }
+        (TdsType::Decimal { .. } | TdsType::Money, v) => {
+            let (value, scale) =
+                parse_decimal(&text(v)).ok_or_else(|| format!("{} is not a decimal", text(v)))?;
+            TdsValue::Decimal { value, scale }
+        }
+        (TdsType::NVarChar { .. } | TdsType::VarChar, v) => TdsValue::Text(text(v)),
+        (TdsType::VarBinary { .. }, Sv::Blob(b)) => TdsValue::Binary(b.clone()),
+        (TdsType::VarBinary { .. }, v) => TdsValue::Binary(text(v).into_bytes()),
+        (TdsType::Guid, v) => TdsValue::Guid(text(v).parse().map_err(|_| "not a GUID".to_owned())?),
+        (TdsType::Date, v) => TdsValue::Date(
+            parse_datetime(&text(v))
+                .map(|d| d.date())
+                .ok_or("not a date")?,
+        ),
+        (TdsType::Time(_), v) => TdsValue::Time(
+            NaiveTime::parse_from_str(text(v).trim(), "%H:%M:%S%.f")
+                .map_err(|_| "not a time".to_owned())?,
+        ),
+        (TdsType::DateTime2(_) | TdsType::DateTime, v) => {
+            TdsValue::DateTime(parse_datetime(&text(v)).ok_or("not a datetime")?)
+        }
+        (TdsType::DateTimeOffset(_), v) => TdsValue::DateTimeOffset(
+            DateTime::parse_from_str(text(v).trim(), "%Y-%m-%d %H:%M:%S%.f %:z")
+                .map_err(|_| "not a datetimeoffset".to_owned())?,
+        ),
+    })
+}
