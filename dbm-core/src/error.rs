@@ -159,6 +159,7 @@ struct Inner {
     operation: Option<String>,
     code: Option<ErrorCode>,
     hint: Option<String>,
+    line: Option<u32>,
     outcome_unknown: bool,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
@@ -177,6 +178,7 @@ impl Error {
                 operation: None,
                 code: None,
                 hint: None,
+                line: None,
                 outcome_unknown: false,
                 source: None,
             }),
@@ -233,6 +235,7 @@ impl Error {
         out.inner.operation = self.inner.operation.clone();
         out.inner.code = self.inner.code.clone();
         out.inner.hint = self.inner.hint.clone();
+        out.inner.line = self.inner.line;
         out.inner.outcome_unknown = self.inner.outcome_unknown;
         out.with_source(self)
     }
@@ -263,6 +266,24 @@ impl Error {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.inner.hint = Some(hint.into());
         self
+    }
+
+    /// Sets the line, counted from 1 within the SQL text sent, that the database said the
+    /// error is on (SQL Server reports one for each error of a batch).
+    ///
+    /// ```
+    /// use dbm_core::{Error, ErrorKind};
+    /// let e = Error::new(ErrorKind::Query, "Invalid object name 't'.").with_line(4);
+    /// assert_eq!(e.line(), Some(4));
+    /// ```
+    pub fn with_line(mut self, line: u32) -> Self {
+        self.inner.line = Some(line);
+        self
+    }
+
+    /// The line within the SQL text sent that the database reported, when it did.
+    pub fn line(&self) -> Option<u32> {
+        self.inner.line
     }
 
     /// Sets the underlying error. Its `Display` must not contain secrets.

@@ -15,8 +15,10 @@ static DRIVERS: &[&dyn Driver] = &[
 
 /// The Cargo feature of the dbm crate that brings each backend's driver (for the hint when
 /// this build lacks one).
-static FEATURES: &[(Backend, &str)] =
-    &[(Backend::Sqlite, "sqlite"), (Backend::Postgres, "postgres")];
+static FEATURES: &[(Backend, &str)] = &[
+    (Backend::Sqlite, "sqlite"),     // dbm-sqlite
+    (Backend::Postgres, "postgres"), // dbm-postgres
+];
 
 /// The drivers this build has, in registry order.
 ///

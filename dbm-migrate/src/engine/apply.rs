@@ -130,8 +130,18 @@ fn failure(
 ) -> Error {
     let location = match stmt {
         Some(s) => {
-            let shown: String = s.first_line().chars().take(80).collect();
-            format!("{} line {}: statement `{shown}` failed", m.script, s.line)
+            // A batch (SQL Server) fails on one of its lines, which the server names.
+            let within = e
+                .line()
+                .filter(|&l| l > 1)
+                .and_then(|l| Some((l, s.sql.lines().nth(l as usize - 1)?.trim())))
+                .filter(|(_, text)| !text.is_empty());
+            let (line, text) = match within {
+                Some((l, text)) => (s.line + l as usize - 1, text),
+                None => (s.line, s.first_line()),
+            };
+            let shown: String = text.chars().take(80).collect();
+            format!("{} line {line}: statement `{shown}` failed", m.script)
         }
         None => format!("{}: recording it in the history failed", m.script),
     };

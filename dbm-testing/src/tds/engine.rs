@@ -13,7 +13,7 @@ use rusqlite::types::Value as Sv;
 use tokio::sync::mpsc;
 
 use super::tokens::Column;
-use super::translate::{exec_sql, to_sqlite, type_of_decl};
+use super::translate::{exec_sql, to_sqlite, transaction_condition, type_of_decl};
 use super::types::{TdsType, TdsValue, iso_date};
 use super::{Param, Request};
 
@@ -27,10 +27,12 @@ pub(crate) enum Event {
         count: Option<u64>,
         error: bool,
     },
+    /// An error on `line` of the batch.
     Error {
         number: i32,
         class: u8,
         text: String,
+        line: u32,
     },
     Begin(u64),
     Commit(u64),
@@ -149,6 +151,7 @@ impl EngineSession {
             None => Ok(()),
         };
         let upper = batch.to_ascii_uppercase();
+        let mut failed_line = 1;
         let outcome = if parsed.is_err() {
             parsed
         } else if upper.contains("SP_GETAPPLOCK") || upper.contains("SP_RELEASEAPPLOCK") {
@@ -156,10 +159,11 @@ impl EngineSession {
         } else {
             let statements = split(batch);
             let mut result = Ok(());
-            for (i, stmt) in statements.iter().enumerate() {
+            for (i, (stmt, line)) in statements.iter().enumerate() {
                 let more = i + 1 < statements.len();
                 result = self.statement(stmt, &params, events, cancel, more);
                 if result.is_err() {
+                    failed_line = *line as u32;
                     break;
                 }
             }
@@ -177,6 +181,7 @@ impl EngineSession {
                 number,
                 class,
                 text,
+                line: failed_line,
             });
             let _ = events.blocking_send(Event::Done {
                 count: None,
@@ -207,6 +212,13 @@ impl EngineSession {
         cancel: &AtomicBool,
         _more: bool,
     ) -> Result<(), (i32, u8, String)> {
+        if let Some((holds, rest)) = transaction_condition(stmt, self.tx.is_some()) {
+            if holds {
+                return self.statement(rest, params, events, cancel, _more);
+            }
+            Self::done(events, None);
+            return Ok(());
+        }
         let upper = stmt.to_ascii_uppercase();
         let words: Vec<&str> = upper.split_whitespace().collect();
         match words.as_slice() {
@@ -508,14 +520,14 @@ impl EngineSession {
 
 /// Splits a batch on `;` outside literals (T-SQL needs no `;`, but what is sent here has
 /// them).
-fn split(batch: &str) -> Vec<String> {
+fn split(batch: &str) -> Vec<(String, usize)> {
     dbm_core::split_script(
         batch,
         &dbm_core::SqlSyntax::MSSQL,
         dbm_core::ScriptSplit::Semicolon,
     )
     .into_iter()
-    .map(|s| s.sql)
+    .map(|s| (s.sql, s.line))
     .collect()
 }
 

@@ -595,9 +595,9 @@ impl Session {
                             }
                             last_done = Some((status, count.unwrap_or(0)));
                         }
-                        Event::Error { number, class, text } => {
+                        Event::Error { number, class, text, line } => {
                             if number >= 0 {
-                                out.reply.error(number, class, &text);
+                                out.reply.error_at(number, class, &text, line);
                             }
                         }
                         Event::Begin(d) => {

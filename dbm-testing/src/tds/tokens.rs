@@ -88,7 +88,7 @@ impl Reply {
         self.env_change_bytes(10, &[], &descriptor.to_le_bytes());
     }
 
-    fn message(&mut self, token: u8, number: i32, class: u8, text: &str, line: i32) {
+    fn message(&mut self, token: u8, number: i32, class: u8, text: &str, line: u32) {
         let mut b = Vec::new();
         b.extend_from_slice(&number.to_le_bytes());
         b.push(1); // state
@@ -106,6 +106,11 @@ impl Reply {
 
     pub(crate) fn error(&mut self, number: i32, class: u8, text: &str) {
         self.message(0xAA, number, class, text, 1);
+    }
+
+    /// An error on `line` of the batch.
+    pub(crate) fn error_at(&mut self, number: i32, class: u8, text: &str, line: u32) {
+        self.message(0xAA, number, class, text, line);
     }
 
     pub(crate) fn col_metadata(&mut self, columns: &[Column]) {

@@ -87,6 +87,20 @@ fn replace_words(sql: &str, pairs: &[(&str, &str)]) -> String {
 
 const TABLES: &str = "(SELECT name AS TABLE_NAME, 'dbo' AS TABLE_SCHEMA, 'BASE TABLE' AS TABLE_TYPE, 'main' AS TABLE_CATALOG FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%')";
 
+// Parenthesised, so that they also serve as a column DEFAULT.
+const NOW: &str = "(strftime('%Y-%m-%d %H:%M:%f', 'now'))";
+const NOW_TZ: &str = "(strftime('%Y-%m-%d %H:%M:%f', 'now') || ' +00:00')";
+
+/// `IF XACT_STATE() <> 0 stmt` and `IF @@TRANCOUNT > 0 stmt`: `Some((condition, stmt))`.
+pub(crate) fn transaction_condition(stmt: &str, in_tx: bool) -> Option<(bool, &str)> {
+    let t = stmt.trim();
+    let upper = t.to_ascii_uppercase();
+    ["IF XACT_STATE() <> 0 ", "IF @@TRANCOUNT > 0 "]
+        .iter()
+        .find(|p| upper.starts_with(*p))
+        .map(|p| (in_tx, t[p.len()..].trim()))
+}
+
 /// T-SQL to SQLite for one statement. `@Pn` become `?n`; `N'..'` strings lose their `N`;
 /// `(max)` becomes a length; exact types keep text storage; `TOP n` becomes `LIMIT n`;
 /// `IF OBJECT_ID(...) IS NULL CREATE TABLE` becomes `CREATE TABLE IF NOT EXISTS`;
@@ -157,10 +171,12 @@ pub(crate) fn to_sqlite(sql: &str, spid: u16, in_tx: bool) -> String {
         &s,
         &[
             ("INFORMATION_SCHEMA.TABLES", TABLES),
-            ("GETDATE()", "strftime('%Y-%m-%d %H:%M:%f', 'now')"),
-            ("SYSDATETIME()", "strftime('%Y-%m-%d %H:%M:%f', 'now')"),
-            ("SYSUTCDATETIME()", "strftime('%Y-%m-%d %H:%M:%f', 'now')"),
-            ("GETUTCDATE()", "strftime('%Y-%m-%d %H:%M:%f', 'now')"),
+            ("GETDATE()", NOW),
+            ("SYSDATETIME()", NOW),
+            ("SYSUTCDATETIME()", NOW),
+            ("GETUTCDATE()", NOW),
+            ("SYSDATETIMEOFFSET()", NOW_TZ),
+            ("SCHEMA_NAME()", "'dbo'"),
         ],
     );
     s = s
@@ -367,6 +383,7 @@ mod tests {
                 "SELECT 'héllo' AS N, 'x' AS n",
             ),
             ("SELECT @@SPID AS spid", "SELECT 52 AS spid"),
+            ("SELECT SCHEMA_NAME() AS s", "SELECT 'dbo' AS s"),
             (
                 "SELECT XACT_STATE() AS s, @@TRANCOUNT AS n",
                 "SELECT 0 AS s, 0 AS n",

@@ -584,6 +584,9 @@ impl<'a> Cursor<'a> {
                 };
                 (ty, v)
             }
+            // NULLTYPE: a NULL whose type only the declaration names (tiberius sends
+            // untyped string NULLs so).
+            0x1F => (TdsType::NVarChar { max: false }, TdsValue::Null),
             // NTEXT / TEXT / IMAGE (python-tds sends long strings this way).
             0x63 | 0x23 | 0x22 => {
                 let _max = self.u32()?;
