@@ -239,3 +239,26 @@ pub fn foreign_options(driver: &str) -> crate::Error {
         format!("the {driver} driver was given options another driver made"),
     )
 }
+
+/// The options a driver made, back as its own type (in [`Driver::open`]); an error when
+/// another driver made them.
+///
+/// ```
+/// # use std::any::Any;
+/// # #[derive(Debug)] struct MyOptions;
+/// # impl dbm_core::DriverOptions for MyOptions {
+/// #     fn target(&self) -> dbm_core::ConnectTarget { dbm_core::ConnectTarget::new() }
+/// #     fn as_any(&self) -> &dyn Any { self }
+/// # }
+/// let options: &dyn dbm_core::DriverOptions = &MyOptions;
+/// assert!(dbm_core::options_of::<MyOptions>(options, "mine").is_ok());
+/// ```
+pub fn options_of<'o, T: DriverOptions>(
+    options: &'o dyn DriverOptions,
+    driver: &str,
+) -> Result<&'o T> {
+    options
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| foreign_options(driver))
+}

@@ -32,6 +32,7 @@ mod row;
 mod script;
 mod stream;
 mod test_backend;
+mod text;
 mod transaction;
 mod value;
 
@@ -42,7 +43,7 @@ pub use database::PooledDatabase;
 pub use dialect::{Backend, Dialect};
 pub use driver::{
     ConnectSettings, Driver, DriverKey, DriverOptions, DriverSettings, KeyKind, SettingValue,
-    foreign_options,
+    foreign_options, options_of,
 };
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use lex::{CompoundRule, SqlSyntax};
@@ -55,7 +56,10 @@ pub use retry::{RetryPolicy, retry};
 pub use row::{Column, ColumnIndex, Columns, Row, Rows};
 pub use script::{ScriptSplit, ScriptStatement, split_script};
 pub use stream::{BoxRowStream, RowStream};
-pub use test_backend::{IsolatedDatabase, SqlType, TestBackend, unique_test_name};
+pub use test_backend::{
+    IsolatedDatabase, SqlType, TestBackend, run_detached, unique_test_name, url_with_database,
+};
+pub use text::{percent_decode, shown_name};
 pub use transaction::Transaction;
 pub use value::{Decimal, FromValue, Value};
 

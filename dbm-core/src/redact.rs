@@ -136,11 +136,21 @@ pub(crate) fn redact_params(text: &str) -> String {
 fn next_param(text: &str) -> (&str, &str) {
     let value_start = text.find('=').map(|p| p + 1);
     let separator_from = match value_start.and_then(|v| text[v..].chars().next().map(|c| (v, c))) {
-        Some((v, open @ ('{' | '"' | '\''))) => {
-            let close = if open == '{' { '}' } else { open };
-            text[v + 1..]
-                .find(close)
-                .map_or(text.len(), |p| v + 1 + p + 1)
+        Some((v, '{')) => text[v + 1..]
+            .find('}')
+            .map_or(text.len(), |p| v + 1 + p + 1),
+        // A quoted value ends at its closing quote; a doubled quote stands for one.
+        Some((v, quote @ ('"' | '\''))) => {
+            let b = text.as_bytes();
+            let q = quote as u8;
+            let mut i = v + 1;
+            loop {
+                match b[i..].iter().position(|&c| c == q) {
+                    None => break text.len(),
+                    Some(p) if b.get(i + p + 1) == Some(&q) => i += p + 2,
+                    Some(p) => break i + p + 1,
+                }
+            }
         }
         _ => 0,
     };
@@ -199,6 +209,11 @@ mod tests {
                 "Server=tcp:h,1433;User Id=sa;Password=***;Database=d",
             ),
             ("Data Source=h;Password='x;y'", "Data Source=h;Password=***"),
+            (
+                "Server=h;Password=\"a\"\"b;c9X\";Database=d",
+                "Server=h;Password=***;Database=d",
+            ),
+            ("Server=h;Pwd='a'';b9X'", "Server=h;Pwd=***"),
             ("Server=h;AccessToken=abc", "Server=h;AccessToken=***"),
             ("Server=h;Client Secret=abc;", "Server=h;Client Secret=***;"),
         ] {

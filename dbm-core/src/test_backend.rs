@@ -97,3 +97,48 @@ pub fn unique_test_name() -> String {
         .unwrap_or(0);
     format!("dbm_t_{}_{}_{n}", std::process::id(), nanos)
 }
+
+/// Runs `work` to its end on a thread of its own with a runtime of its own, and waits for
+/// it: for dropping a test database from `Drop`, which may run inside a runtime or while
+/// a test unwinds. `None` when it could not run or panicked.
+pub fn run_detached<T, F>(work: F) -> Option<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        Some(rt.block_on(work))
+    })
+    .join()
+    .ok()
+    .flatten()
+}
+
+/// A `scheme://` URL with its database (the path) replaced by `database`, the query kept.
+///
+/// ```
+/// assert_eq!(
+///     dbm_core::url_with_database("postgres://u:p@h:5/postgres?sslmode=require", "t1"),
+///     "postgres://u:p@h:5/t1?sslmode=require"
+/// );
+/// assert_eq!(dbm_core::url_with_database("mssql://u@h", "t1"), "mssql://u@h/t1");
+/// ```
+pub fn url_with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority = base.find("://").map_or(0, |p| p + 3);
+    let server = match base[authority..].find('/') {
+        Some(p) => &base[..authority + p],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{database}?{q}"),
+        None => format!("{server}/{database}"),
+    }
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dbm_core::{
     Backend, ConnectSettings, ConnectTarget, Database, Driver, DriverKey, DriverOptions,
-    DriverSettings, Error, KeyKind, PoolConfig, Result, TestBackend, foreign_options,
+    DriverSettings, Error, KeyKind, PoolConfig, Result, TestBackend, options_of,
 };
 
 use crate::options::PgOptions;
@@ -111,11 +111,7 @@ impl Driver for PgDriver {
         pool: PoolConfig,
         statement_timeout: Option<Duration>,
     ) -> Result<Arc<dyn Database>> {
-        let mut options = options
-            .as_any()
-            .downcast_ref::<PgOptions>()
-            .ok_or_else(|| foreign_options("postgres"))?
-            .clone();
+        let mut options = options_of::<PgOptions>(options, "postgres")?.clone();
         if let Some(p) = &connect.password {
             options = options.with_password(p);
         }

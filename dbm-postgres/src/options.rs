@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use dbm_core::{Error, Result, redact_url};
+use dbm_core::{Error, Result, percent_decode, redact_url, shown_name};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// PostgreSQL connection options. `Debug` and `Display` never show the password.
@@ -166,39 +166,6 @@ fn percent_error(url: &str, rest_start: usize) -> Option<&'static str> {
     })
 }
 
-/// `%XX` decoding that refuses what is not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// A parameter name as it may be quoted in an error (a plain word, never a fragment of
-/// something else).
-fn shown_key(key: &str) -> String {
-    let plain = !key.is_empty()
-        && key.len() <= 40
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '[' | ']' | '.'));
-    if plain {
-        format!("`{key}`")
-    } else {
-        "(a name that cannot be shown)".to_owned()
-    }
-}
-
 impl FromStr for PgOptions {
     type Err = Error;
 
@@ -308,7 +275,7 @@ impl FromStr for PgOptions {
                 _ => {
                     return Err(Error::config(format!(
                         "unknown PostgreSQL URL parameter {}",
-                        shown_key(key)
+                        shown_name(key)
                     ))
                     .with_hint(format!("accepted: {ACCEPTED}")));
                 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use dbm_core::{
     Database, Error, IsolatedDatabase, Params, PoolConfig, Result, TestBackend, async_trait,
-    unique_test_name,
+    run_detached, unique_test_name, url_with_database,
 };
 
 use crate::options::PgOptions;
@@ -34,23 +34,6 @@ impl std::fmt::Debug for TestDatabase {
     }
 }
 
-/// `url` with its database (the path) replaced by `database`.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority = base.find("://").map_or(0, |p| p + 3);
-    let server = match base[authority..].find('/') {
-        Some(p) => &base[..authority + p],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{server}/{database}?{q}"),
-        None => format!("{server}/{database}"),
-    }
-}
-
 impl IsolatedDatabase for TestDatabase {
     fn url(&self) -> &str {
         &self.url
@@ -68,26 +51,18 @@ impl IsolatedDatabase for TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let (admin, name) = (self.admin.clone(), self.name.clone());
-        // On a thread of its own: this may run inside a runtime, or while a test unwinds.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let db = crate::open("admin", admin, PoolConfig::new("admin").pool_size(1));
-                let r = db
-                    .execute(
-                        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-                        &Params::new(),
-                    )
-                    .await;
-                db.close().await;
-                r.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(_))) {
+        let dropped = run_detached(async move {
+            let db = crate::open("admin", admin, PoolConfig::new("admin").pool_size(1));
+            let r = db
+                .execute(
+                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                    &Params::new(),
+                )
+                .await;
+            db.close().await;
+            r.ok()
+        });
+        if !matches!(dropped, Some(Some(_))) {
             tracing::warn!(database = %self.name, "could not drop a PostgreSQL test database");
         }
     }
@@ -122,7 +97,7 @@ impl TestBackend for PgTestBackend {
         db.close().await;
         created.map_err(|e| e.context("cannot create a test database"))?;
         Ok(Box::new(TestDatabase {
-            url: with_database(server, &name),
+            url: url_with_database(server, &name),
             admin,
             name,
         }))
@@ -138,22 +113,5 @@ impl TestBackend for PgTestBackend {
 
     fn endless_query(&self) -> &'static str {
         "SELECT generate_series(1, 100000000) AS n"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn urls_get_the_test_database() {
-        for (url, want) in [
-            ("postgres://u:p@h:5/postgres", "postgres://u:p@h:5/t1"),
-            (
-                "postgres://u:p%2F@h/postgres?sslmode=require",
-                "postgres://u:p%2F@h/t1?sslmode=require",
-            ),
-            ("postgres://u@h", "postgres://u@h/t1"),
-        ] {
-            assert_eq!(super::with_database(url, "t1"), want);
-        }
     }
 }

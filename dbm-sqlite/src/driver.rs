@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dbm_core::{
     Backend, ConnectSettings, ConnectTarget, Database, Driver, DriverOptions, DriverSettings,
-    Error, PoolConfig, Result, TestBackend, foreign_options,
+    Error, PoolConfig, Result, TestBackend, options_of,
 };
 
 use crate::options::SqliteOptions;
@@ -69,10 +69,7 @@ impl Driver for SqliteDriver {
         pool: PoolConfig,
         statement_timeout: Option<Duration>,
     ) -> Result<Arc<dyn Database>> {
-        let options = options
-            .as_any()
-            .downcast_ref::<SqliteOptions>()
-            .ok_or_else(|| foreign_options("sqlite"))?;
+        let options = options_of::<SqliteOptions>(options, "sqlite")?;
         if connect.password.is_some() {
             return Err(Error::config("SQLite databases have no password")
                 .with_hint("remove password_env / password_file for this database"));
