@@ -11,6 +11,8 @@ static DRIVERS: &[&dyn Driver] = &[
     &dbm_sqlite::DRIVER,
     #[cfg(feature = "postgres")]
     &dbm_postgres::DRIVER,
+    #[cfg(feature = "mssql")]
+    &dbm_mssql::DRIVER,
 ];
 
 /// The Cargo feature of the dbm crate that brings each backend's driver (for the hint when
@@ -18,6 +20,7 @@ static DRIVERS: &[&dyn Driver] = &[
 static FEATURES: &[(Backend, &str)] = &[
     (Backend::Sqlite, "sqlite"),     // dbm-sqlite
     (Backend::Postgres, "postgres"), // dbm-postgres
+    (Backend::Mssql, "mssql"),       // dbm-mssql
 ];
 
 /// The drivers this build has, in registry order.

@@ -13,8 +13,10 @@ fn manager(db: MockDatabase, attempts: u32) -> DatabaseManager {
     // Any driver's URL will do: the database is the mock.
     let url = if cfg!(feature = "sqlite") {
         "sqlite::memory:"
-    } else {
+    } else if cfg!(feature = "postgres") {
         "postgres://mock@localhost/mock"
+    } else {
+        "mssql://mock@localhost/mock"
     };
     let mut config = DatabaseConfig::new("mocked", url).unwrap();
     config.retry = RetryPolicy::default()

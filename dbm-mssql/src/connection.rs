@@ -1,0 +1,662 @@
+//! `MssqlConnection`: one tiberius client, its session id (`@@SPID`), and a canceller
+//! that stops its running statement: ATTENTION first, `KILL <spid>` from a fresh
+//! connection when that fails.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dbm_core::{
+    BoxRowStream, Canceller, Column, Columns, Connection, Dialect, Error, ErrorKind, Result, Row,
+    Rows, Value, async_trait,
+};
+use futures_util::TryStreamExt;
+use tiberius::{ColumnData, ColumnType, QueryItem, ToSql};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+
+use crate::dialect::MssqlDialect;
+use crate::error::{io_error, map_err};
+use crate::options::MssqlOptions;
+use crate::types::{bind, decode, type_name};
+
+static DIALECT: MssqlDialect = MssqlDialect;
+
+/// The application lock migration runs take (`sp_getapplock`, per database).
+pub const MIGRATION_LOCK_RESOURCE: &str = "dbm:migrate";
+
+/// How long a cancelled statement's ATTENTION may wait for the server's acknowledgement.
+pub const ATTENTION_WAIT: Duration = Duration::from_secs(2);
+
+/// How long the `KILL` fallback may take, connecting included.
+pub const KILL_WAIT: Duration = Duration::from_millis(2500);
+
+pub(crate) type Client = tiberius::Client<Compat<TcpStream>>;
+
+/// One SQL Server connection (SET XACT_ABORT ON).
+///
+/// A statement stopped by a timeout, a cancelled statement's future and a stream dropped
+/// before its end all leave the connection out of step with the server: it is cancelled
+/// on the server and discarded, never pooled again.
+pub struct MssqlConnection {
+    client: Option<Client>,
+    spid: i32,
+    options: Arc<MssqlOptions>,
+    busy: bool,
+    broken: bool,
+    in_tx: bool,
+    locks: u32,
+    cancel: Arc<watch::Sender<u64>>,
+}
+
+impl fmt::Debug for MssqlConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MssqlConnection")
+            .field("target", &self.options.to_string())
+            .field("spid", &self.spid)
+            .field("in_transaction", &self.in_tx)
+            .field("broken", &self.is_broken())
+            .finish()
+    }
+}
+
+/// Asks the statement running on one connection to stop; the connection sends the
+/// ATTENTION (tiberius needs the client for it) and falls back to `KILL`.
+pub struct MssqlCanceller {
+    spid: i32,
+    signal: Arc<watch::Sender<u64>>,
+}
+
+impl fmt::Debug for MssqlCanceller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MssqlCanceller")
+            .field("spid", &self.spid)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl Canceller for MssqlCanceller {
+    async fn cancel(&self) {
+        self.signal.send_modify(|n| *n += 1);
+    }
+}
+
+/// Opens a client within the connect timeout, following one routing redirect (Azure SQL
+/// gateways send one).
+pub(crate) async fn open(options: &MssqlOptions) -> Result<Client> {
+    let mut config = options.tiberius_config();
+    let (mut host, mut port) = (options.host().to_owned(), options.port());
+    for _ in 0..2 {
+        let tcp = match tokio::time::timeout(
+            options.connect_timeout,
+            TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(e)) => {
+                return Err(io_error(e.kind(), &e.to_string(), options).with_operation("connect"));
+            }
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::Connection,
+                    format!(
+                        "no answer from {host}:{port} within {} s",
+                        options.connect_timeout.as_secs_f64()
+                    ),
+                )
+                .with_code(dbm_core::ErrorCode::ConnectIo)
+                .with_operation("connect")
+                .with_hint("check that the server is running and reachable"));
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        match tiberius::Client::connect(config.clone(), tcp.compat_write()).await {
+            Ok(c) => return Ok(c),
+            Err(tiberius::error::Error::Routing { host: h, port: p }) => {
+                tracing::debug!(host = %h, port = p, "SQL Server redirected the connection");
+                config.host(&h);
+                config.port(p);
+                (host, port) = (h, p);
+            }
+            Err(e) => return Err(map_err(e, options).with_operation("connect")),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Connection,
+        format!("{options} redirected the connection more than once"),
+    )
+    .with_operation("connect"))
+}
+
+/// Runs a batch and reads its whole reply.
+async fn run_batch(client: &mut Client, sql: &str) -> tiberius::Result<()> {
+    let mut stream = client.simple_query(sql).await?;
+    while stream.try_next().await?.is_some() {}
+    Ok(())
+}
+
+/// The first column of the first row of a batch's reply, as an integer.
+async fn batch_int(client: &mut Client, sql: &str) -> tiberius::Result<Option<i64>> {
+    let row = client.simple_query(sql).await?.into_row().await?;
+    Ok(row.and_then(|r| {
+        r.into_iter().next().and_then(|d| match d {
+            ColumnData::U8(v) => v.map(i64::from),
+            ColumnData::I16(v) => v.map(i64::from),
+            ColumnData::I32(v) => v.map(i64::from),
+            ColumnData::I64(v) => v,
+            _ => None,
+        })
+    }))
+}
+
+/// Ends session `spid` from a fresh connection (needs ALTER ANY CONNECTION).
+pub(crate) async fn kill(options: &MssqlOptions, spid: i32) -> Result<()> {
+    let mut c = open(options).await?;
+    run_batch(&mut c, &format!("KILL {spid}"))
+        .await
+        .map_err(|e| map_err(e, options))?;
+    let _ = c.close().await;
+    Ok(())
+}
+
+/// Stops what `client` is running: ATTENTION within [`ATTENTION_WAIT`], else `KILL`.
+/// `Ok` when the server acknowledged the ATTENTION.
+async fn stop(
+    client: &mut Client,
+    options: &MssqlOptions,
+    spid: i32,
+) -> std::result::Result<(), String> {
+    let attention = match tokio::time::timeout(ATTENTION_WAIT, client.cancel_query()).await {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => format!("ATTENTION failed ({e})"),
+        Err(_) => format!(
+            "ATTENTION was not acknowledged within {} s",
+            ATTENTION_WAIT.as_secs_f64()
+        ),
+    };
+    match tokio::time::timeout(KILL_WAIT, kill(options, spid)).await {
+        Ok(Ok(())) => Err(format!("{attention}; session {spid} was ended with KILL")),
+        Ok(Err(e)) => Err(format!("{attention}, and KILL {spid} failed: {e}")),
+        Err(_) => Err(format!(
+            "{attention}, and KILL {spid} did not finish within {} s",
+            KILL_WAIT.as_secs_f64()
+        )),
+    }
+}
+
+fn columns_of(cols: &[tiberius::Column]) -> (Columns, Vec<ColumnType>) {
+    (
+        Columns::new(
+            cols.iter()
+                .map(|c| Column::new(c.name(), type_name(c.column_type())))
+                .collect(),
+        ),
+        cols.iter().map(tiberius::Column::column_type).collect(),
+    )
+}
+
+fn convert_row(row: tiberius::Row, columns: &Columns, types: &[ColumnType]) -> Result<Vec<Value>> {
+    row.into_iter()
+        .zip(columns.as_slice().iter().zip(types))
+        .map(|(data, (col, ty))| decode(data, col.name(), *ty))
+        .collect()
+}
+
+/// Whether `sql` may begin or end a transaction (checked with `@@TRANCOUNT` afterwards).
+fn touches_transaction(sql: &str) -> bool {
+    let upper = sql.to_ascii_uppercase();
+    upper.contains("TRAN") || upper.contains("COMMIT") || upper.contains("ROLLBACK")
+}
+
+/// Runs `$work` (a future of `Result<T>` using the client `$c`) unless the canceller
+/// fires first; then stops the statement on the server and returns the error saying how.
+macro_rules! cancellable {
+    ($self:ident, |$c:ident| $work:expr) => {{
+        let mut signal = $self.cancel.subscribe();
+        signal.mark_unchanged();
+        $self.busy = true;
+        let outcome = match $self.client.as_mut() {
+            None => Some(Err(closed())),
+            Some($c) => {
+                let work = $work;
+                tokio::select! {
+                    biased;
+                    r = work => Some(r),
+                    _ = signal.changed() => None,
+                }
+            }
+        };
+        match outcome {
+            Some(r) => {
+                $self.busy = false;
+                if let Err(e) = &r
+                    && e.kind() == ErrorKind::Connection
+                {
+                    $self.broken = true;
+                }
+                r
+            }
+            None => Err($self.stopped().await),
+        }
+    }};
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Connection, "the connection is closed")
+}
+
+impl MssqlConnection {
+    pub(crate) async fn connect(options: Arc<MssqlOptions>) -> Result<Self> {
+        let mut client = open(&options).await?;
+        let spid = batch_int(&mut client, "SET XACT_ABORT ON; SELECT @@SPID AS spid")
+            .await
+            .map_err(|e| map_err(e, &options).with_operation("connect"))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Connection,
+                    "the server did not say its session id",
+                )
+                .with_operation("connect")
+            })?;
+        Ok(MssqlConnection {
+            client: Some(client),
+            spid: spid as i32,
+            options,
+            busy: false,
+            broken: false,
+            in_tx: false,
+            locks: 0,
+            cancel: Arc::new(watch::channel(0).0),
+        })
+    }
+
+    /// The server's session id of this connection (`@@SPID`).
+    pub fn spid(&self) -> i32 {
+        self.spid
+    }
+
+    pub(crate) fn holds_migration_lock(&self) -> bool {
+        self.locks > 0
+    }
+
+    /// After the canceller fired: the statement's future is gone; stop it on the server.
+    /// The connection is discarded whatever happens.
+    async fn stopped(&mut self) -> Error {
+        self.broken = true;
+        let Some(client) = self.client.as_mut() else {
+            return closed();
+        };
+        match stop(client, &self.options, self.spid).await {
+            // Confirmed by the server: a Timeout without "outcome unknown".
+            Ok(()) => Error::new(
+                ErrorKind::Timeout,
+                "the server acknowledged the ATTENTION and stopped the statement",
+            ),
+            Err(how) => Error::new(
+                ErrorKind::Timeout,
+                format!("the statement was not confirmed stopped: {how}"),
+            )
+            .with_outcome_unknown(),
+        }
+    }
+
+    /// Learns whether a transaction is open (after SQL that may have opened or ended one,
+    /// or an error that XACT_ABORT may have rolled back).
+    async fn refresh_tx(&mut self) {
+        if self.broken {
+            return;
+        }
+        if let Some(c) = self.client.as_mut() {
+            match batch_int(c, "SELECT XACT_STATE() AS state").await {
+                Ok(state) => self.in_tx = state.unwrap_or(0) != 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read XACT_STATE(); the connection will be closed");
+                    self.broken = true;
+                }
+            }
+        }
+    }
+
+    async fn after(&mut self, sql: &str, failed: bool) {
+        if touches_transaction(sql) || (failed && self.in_tx) {
+            self.refresh_tx().await;
+        }
+    }
+
+    async fn simple(&mut self, sql: &str) -> Result<()> {
+        let options = self.options.clone();
+        cancellable!(self, |c| async {
+            run_batch(c, sql).await.map_err(|e| map_err(e, &options))
+        })
+    }
+
+    async fn applock(&mut self, sql: &str) -> Result<i64> {
+        let options = self.options.clone();
+        let r = cancellable!(self, |c| async {
+            batch_int(c, sql).await.map_err(|e| map_err(e, &options))
+        })?;
+        r.ok_or_else(|| Error::new(ErrorKind::Migration, "sp_getapplock returned no result"))
+    }
+}
+
+impl Drop for MssqlConnection {
+    /// A connection dropped mid-statement (its task was cancelled, a stream dropped early)
+    /// would leave the server running the statement, holding its locks: stop it there.
+    fn drop(&mut self) {
+        if !self.busy {
+            return;
+        }
+        let Some(mut client) = self.client.take() else {
+            return;
+        };
+        let (options, spid) = (self.options.clone(), self.spid);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(how) = stop(&mut client, &options, spid).await {
+                    tracing::warn!(spid, "stopping an abandoned statement: {how}");
+                }
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl Connection for MssqlConnection {
+    fn dialect(&self) -> &dyn Dialect {
+        &DIALECT
+    }
+
+    async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
+        let params = bind(values)?;
+        let options = self.options.clone();
+        let r = cancellable!(self, |c| async {
+            let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+            let mut stream = c
+                .query(sql, &refs)
+                .await
+                .map_err(|e| map_err(e, &options))?;
+            let mut sets = 0usize;
+            let mut rows: Option<(Rows, Vec<ColumnType>)> = None;
+            let mut failure = None;
+            while let Some(item) = stream.try_next().await.map_err(|e| map_err(e, &options))? {
+                match item {
+                    QueryItem::Metadata(m) => {
+                        sets += 1;
+                        if sets == 1 {
+                            let (cols, types) = columns_of(m.columns());
+                            rows = Some((Rows::new(cols), types));
+                        }
+                    }
+                    QueryItem::Row(row) if sets == 1 && failure.is_none() => {
+                        if let Some((rows, types)) = rows.as_mut() {
+                            match convert_row(row, rows.columns(), types) {
+                                Ok(values) => rows.push(values),
+                                // Read the rest of the reply, so the connection stays in step.
+                                Err(e) => failure = Some(e),
+                            }
+                        }
+                    }
+                    QueryItem::Row(_) => {}
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            if sets > 1 {
+                return Err(Error::new(
+                    ErrorKind::Query,
+                    format!("the SQL returned {sets} result sets and query returns one; all of its statements ran"),
+                )
+                .with_hint("send one SELECT per query call (use execute for the statements before it)"));
+            }
+            Ok(rows.map_or_else(|| Rows::new(Columns::new(Vec::new())), |(r, _)| r))
+        });
+        self.after(sql, r.is_err()).await;
+        r
+    }
+
+    fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {
+        use futures_util::StreamExt;
+        let this = self;
+        let start = async move {
+            let params = match bind(values) {
+                Ok(p) => p,
+                Err(e) => return futures_util::stream::iter(vec![Err(e)]).left_stream(),
+            };
+            let options = this.options.clone();
+            let Some(client) = this.client.as_mut() else {
+                return futures_util::stream::iter(vec![Err(closed())]).left_stream();
+            };
+            // `busy` stays set until the last row: a stream dropped midway leaves it set,
+            // so the pool discards the connection and its Drop stops the statement.
+            this.busy = true;
+            let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+            let stream = match client.query(sql, &refs).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let e = map_err(e, &options);
+                    if e.kind() == ErrorKind::Connection {
+                        this.broken = true;
+                    }
+                    this.busy = false;
+                    return futures_util::stream::iter(vec![Err(e)]).left_stream();
+                }
+            };
+            let busy = &mut this.busy;
+            let broken = &mut this.broken;
+            struct State<'s> {
+                stream: tiberius::QueryStream<'s>,
+                columns: Option<(Columns, Vec<ColumnType>)>,
+                sets: usize,
+            }
+            let state = State {
+                stream,
+                columns: None,
+                sets: 0,
+            };
+            futures_util::stream::unfold(
+                Some((state, busy, broken, options)),
+                |st| async move {
+                    let (mut state, busy, broken, options) = st?;
+                    loop {
+                        match state.stream.try_next().await {
+                            Ok(Some(QueryItem::Metadata(m))) => {
+                                state.sets += 1;
+                                if state.sets > 1 {
+                                    // Nothing is dropped in silence: a second result set is an
+                                    // error, and the rest of the reply is read first.
+                                    while let Ok(Some(_)) = state.stream.try_next().await {}
+                                    drop(state);
+                                    *busy = false;
+                                    let e = Error::new(
+                                        ErrorKind::Query,
+                                        "the SQL returned more than one result set and a stream carries one",
+                                    )
+                                    .with_hint("stream one SELECT at a time");
+                                    return Some((Err(e), None));
+                                }
+                                state.columns = Some(columns_of(m.columns()));
+                            }
+                            Ok(Some(QueryItem::Row(row))) => {
+                                let Some((columns, types)) = &state.columns else {
+                                    continue;
+                                };
+                                let columns = columns.clone();
+                                return match convert_row(row, &columns, types) {
+                                    Ok(values) => Some((
+                                        Ok(Row::new(columns, values)),
+                                        Some((state, busy, broken, options)),
+                                    )),
+                                    Err(e) => {
+                                        while let Ok(Some(_)) = state.stream.try_next().await {}
+                                        drop(state);
+                                        *busy = false;
+                                        Some((Err(e), None))
+                                    }
+                                };
+                            }
+                            Ok(None) => {
+                                drop(state);
+                                *busy = false;
+                                return None;
+                            }
+                            Err(e) => {
+                                let e = map_err(e, &options);
+                                if e.kind() == ErrorKind::Connection {
+                                    *broken = true;
+                                }
+                                drop(state);
+                                *busy = false;
+                                return Some((Err(e), None));
+                            }
+                        }
+                    }
+                },
+            )
+            .right_stream()
+        };
+        futures_util::stream::once(start).flatten().boxed()
+    }
+
+    /// The total of every count the statement (or batch) reported.
+    async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
+        let params = bind(values)?;
+        let options = self.options.clone();
+        let r = cancellable!(self, |c| async {
+            let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+            c.execute(sql, &refs)
+                .await
+                .map(tiberius::ExecuteResult::total)
+                .map_err(|e| map_err(e, &options))
+        });
+        self.after(sql, r.is_err()).await;
+        r
+    }
+
+    async fn execute_script(&mut self, sql: &str) -> Result<()> {
+        let r = self.simple(sql).await;
+        self.after(sql, r.is_err()).await;
+        r
+    }
+
+    async fn begin(&mut self) -> Result<()> {
+        self.simple("BEGIN TRANSACTION").await?;
+        self.in_tx = true;
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        let r = self.simple("COMMIT TRANSACTION").await;
+        if r.is_err() {
+            self.refresh_tx().await;
+        } else {
+            self.in_tx = false;
+        }
+        r
+    }
+
+    async fn rollback(&mut self) -> Result<()> {
+        // XACT_ABORT may have rolled back already; a second ROLLBACK would raise 3903.
+        let r = self
+            .simple("IF XACT_STATE() <> 0 ROLLBACK TRANSACTION")
+            .await;
+        if r.is_ok() {
+            self.in_tx = false;
+        }
+        r
+    }
+
+    async fn ping(&mut self) -> Result<()> {
+        self.simple("SELECT 1").await
+    }
+
+    async fn lock_migrations(&mut self, wait: Duration) -> Result<()> {
+        let sql = format!(
+            "DECLARE @r int; EXEC @r = sp_getapplock @Resource = N'{MIGRATION_LOCK_RESOURCE}', @LockMode = 'Exclusive', @LockOwner = 'Session', @LockTimeout = 0; SELECT @r AS result"
+        );
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.applock(&sql).await? {
+                0 | 1 => {
+                    self.locks += 1;
+                    return Ok(());
+                }
+                // -1 timed out (held elsewhere), -2 cancelled, -3 chosen as deadlock victim:
+                // try again until the wait is over.
+                -3..=-1 if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                -3..=-1 => {
+                    return Err(Error::new(
+                        ErrorKind::Migration,
+                        format!(
+                            "another session has held the migration lock (sp_getapplock `{MIGRATION_LOCK_RESOURCE}`) for over {} s",
+                            wait.as_secs()
+                        ),
+                    )
+                    .with_hint("wait for the other migration to finish (see sys.dm_tran_locks, resource_type APPLICATION), then run again"));
+                }
+                code => {
+                    return Err(Error::new(
+                        ErrorKind::Migration,
+                        format!("sp_getapplock failed with return code {code}"),
+                    )
+                    .with_hint("check that the login may call sp_getapplock in this database"));
+                }
+            }
+        }
+    }
+
+    async fn unlock_migrations(&mut self) -> Result<()> {
+        while self.locks > 0 {
+            let sql = format!(
+                "DECLARE @r int; EXEC @r = sp_releaseapplock @Resource = N'{MIGRATION_LOCK_RESOURCE}', @LockOwner = 'Session'; SELECT @r AS result"
+            );
+            let code = self.applock(&sql).await?;
+            if code != 0 {
+                return Err(Error::new(
+                    ErrorKind::Migration,
+                    format!("sp_releaseapplock failed with return code {code}"),
+                )
+                .with_hint("the lock ends with the session: closing the connection frees it"));
+            }
+            self.locks -= 1;
+        }
+        Ok(())
+    }
+
+    fn canceller(&self) -> Option<Arc<dyn Canceller>> {
+        Some(Arc::new(MssqlCanceller {
+            spid: self.spid,
+            signal: self.cancel.clone(),
+        }))
+    }
+
+    fn in_transaction(&self) -> bool {
+        self.in_tx
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken || self.busy || self.client.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn transaction_words_are_noticed() {
+        for sql in [
+            "BEGIN TRAN",
+            "begin transaction; insert t values (1)",
+            "COMMIT",
+            "IF @@TRANCOUNT > 0 ROLLBACK",
+            "SAVE TRANSACTION s",
+        ] {
+            assert!(super::touches_transaction(sql), "{sql}");
+        }
+        assert!(!super::touches_transaction("SELECT 1"));
+    }
+}
