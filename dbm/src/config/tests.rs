@@ -371,6 +371,34 @@ fn validation_errors_name_key_environment_file_line_and_variable() {
             );
         }
     }
+    if cfg!(feature = "mssql") {
+        let msg = db_err("[databases.app]\nurl = \"Server=tcp:h,14x;User Id=u;Password=pw9X\"\n");
+        assert!(msg.contains("the url of `app` is invalid"), "{msg}");
+        assert!(!msg.contains("pw9X"), "{msg}");
+        let msg = db_err("[databases.app]\nurl = \"mssql://u:pw@h/db\"\nencrypt = \"maybe\"\n");
+        assert!(
+            msg.contains(
+                "`databases.app.encrypt` `maybe` is not one of true, false, DANGER_PLAINTEXT"
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("dbm.toml line 3"), "{msg}");
+        let msg = db_err(
+            "[databases.app]\nurl = \"mssql://u:pw@h/db\"\ntrust_server_certificate = \"maybe\"\n",
+        );
+        assert!(
+            msg.contains("`databases.app.trust_server_certificate`")
+                && msg.contains("true or false"),
+            "{msg}"
+        );
+        if cfg!(feature = "sqlite") {
+            let msg = db_err("[databases.app]\nurl = \"sqlite::memory:\"\nencrypt = \"true\"\n");
+            assert!(
+                msg.contains("`databases.app.encrypt` is a SQL Server setting, but `app` is a SQLite database"),
+                "{msg}"
+            );
+        }
+    }
     let msg = var_err("DBM__DATABASES__APP__POOL_SIZE", "many");
     assert!(
         msg.contains(
