@@ -289,7 +289,10 @@ impl MssqlConnection {
         let Some(client) = self.client.as_mut() else {
             return closed();
         };
-        match stop(client, &self.options, self.spid).await {
+        let stopped = stop(client, &self.options, self.spid).await;
+        // Handled here: dropping the connection must not stop it a second time.
+        self.busy = false;
+        match stopped {
             // Confirmed by the server: a Timeout without "outcome unknown".
             Ok(()) => Error::new(
                 ErrorKind::Timeout,
@@ -594,7 +597,7 @@ impl Connection for MssqlConnection {
                         ErrorKind::Migration,
                         format!(
                             "another session has held the migration lock (sp_getapplock `{MIGRATION_LOCK_RESOURCE}`) for over {} s",
-                            wait.as_secs()
+                            wait.as_secs_f64()
                         ),
                     )
                     .with_hint("wait for the other migration to finish (see sys.dm_tran_locks, resource_type APPLICATION), then run again"));

@@ -13,7 +13,7 @@ use rusqlite::types::Value as Sv;
 use tokio::sync::mpsc;
 
 use super::tokens::Column;
-use super::translate::{exec_sql, to_sqlite, transaction_condition, type_of_decl};
+use super::translate::{casts, exec_sql, to_sqlite, transaction_condition, type_of_decl};
 use super::types::{TdsType, TdsValue, iso_date};
 use super::{Param, Request};
 
@@ -331,7 +331,8 @@ impl EngineSession {
             }
             _ => {}
         }
-        let sql = to_sqlite(stmt, self.spid, self.tx.is_some());
+        let (stmt, cast_types) = casts(stmt);
+        let sql = to_sqlite(&stmt, self.spid, self.tx.is_some());
         let conn = self
             .conn
             .as_ref()
@@ -377,7 +378,14 @@ impl EngineSession {
         let decls: Vec<Option<TdsType>> = prepared
             .columns()
             .iter()
-            .map(|c| c.decl_type().and_then(type_of_decl))
+            .map(|c| {
+                c.decl_type().and_then(type_of_decl).or_else(|| {
+                    cast_types
+                        .iter()
+                        .find(|(alias, _)| alias.eq_ignore_ascii_case(c.name()))
+                        .map(|(_, ty)| *ty)
+                })
+            })
             .collect();
         let mut rows = prepared.raw_query();
         // Expression columns are typed by their first values: read a few rows first.

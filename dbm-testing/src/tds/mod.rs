@@ -97,6 +97,7 @@ struct Shared {
     sessions: Mutex<HashMap<u16, AbortHandle>>,
     next_spid: AtomicU16,
     logins: AtomicU16,
+    attentions: AtomicU16,
 }
 
 /// A running test server; stops when dropped.
@@ -159,6 +160,7 @@ impl TdsServer {
             sessions: Mutex::new(HashMap::new()),
             next_spid: AtomicU16::new(51),
             logins: AtomicU16::new(0),
+            attentions: AtomicU16::new(0),
         });
         let s = shared.clone();
         let accept = tokio::spawn(async move {
@@ -232,6 +234,11 @@ impl TdsServer {
     /// How many logins succeeded so far.
     pub fn logins(&self) -> u16 {
         self.shared.logins.load(Ordering::SeqCst)
+    }
+
+    /// How many ATTENTION messages arrived so far.
+    pub fn attentions(&self) -> u16 {
+        self.shared.attentions.load(Ordering::SeqCst)
     }
 
     /// Ends a session from the server side (as `KILL` does).
@@ -417,11 +424,13 @@ async fn serve(shared: Arc<Shared>, mut socket: TcpStream, spid: u16) -> std::io
     // Requests: a reader task keeps reading, so that an ATTENTION is seen while a request
     // runs.
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let attention_count = shared.clone();
     let read_task = tokio::spawn(async move {
         let mut parts: Vec<u8> = Vec::new();
         loop {
             match packet::read_packet(&mut reader).await {
                 Ok(Some((packet::ATTENTION, _, _))) => {
+                    attention_count.attentions.fetch_add(1, Ordering::SeqCst);
                     if tx.send(Incoming::Attention).is_err() {
                         break;
                     }

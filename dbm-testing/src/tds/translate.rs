@@ -325,6 +325,66 @@ fn exec_args(rest: &str) -> Result<(String, Vec<TdsValue>), String> {
     Ok((renamed, values))
 }
 
+/// `CAST(x AS type) AS alias` in a select list: the aliases with the types they were cast
+/// to (SQLite forgets them), and the statement with exact casts (`DECIMAL`, `NUMERIC`,
+/// `MONEY`) made casts to text, which SQLite keeps exact.
+pub(crate) fn casts(stmt: &str) -> (String, Vec<(String, TdsType)>) {
+    let upper = stmt.to_ascii_uppercase();
+    let b = stmt.as_bytes();
+    let mut out = String::with_capacity(stmt.len());
+    let mut typed = Vec::new();
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(p) = upper[from..].find("CAST(").map(|p| p + from) {
+        // The matching `)`.
+        let mut depth = 0;
+        let mut end = None;
+        for (i, &c) in b.iter().enumerate().skip(p + 4) {
+            match c {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { break };
+        let inner = &upper[p + 5..end];
+        if let Some(a) = inner.rfind(" AS ") {
+            let ty_start = p + 5 + a + 4;
+            let ty_text = stmt[ty_start..end].trim();
+            let exact = ["DECIMAL", "NUMERIC", "MONEY"]
+                .iter()
+                .any(|t| ty_text.to_ascii_uppercase().starts_with(t));
+            let after = stmt[end + 1..].trim_start();
+            if after.len() > 3 && after[..3].eq_ignore_ascii_case("AS ") {
+                let alias: String = after[3..]
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if let Some(ty) = type_of_decl(ty_text)
+                    && !alias.is_empty()
+                {
+                    typed.push((alias, ty));
+                }
+            }
+            if exact {
+                out.push_str(&stmt[copied..ty_start]);
+                out.push_str("TEXT");
+                copied = end;
+            }
+        }
+        from = end;
+    }
+    out.push_str(&stmt[copied..]);
+    (out, typed)
+}
+
 /// The TDS type of a column from its declared type (as the T-SQL DDL wrote it).
 pub(crate) fn type_of_decl(decl: &str) -> Option<TdsType> {
     let d = decl.trim().to_ascii_uppercase();
@@ -425,6 +485,30 @@ mod tests {
         assert!(exec_sql("SELECT 1").is_none());
         let bad = exec_sql("EXEC sp_executesql N'SELECT @a', N'@a INT', @a = foo");
         assert!(bad.expect("recognised").is_err());
+    }
+
+    #[test]
+    fn casts_keep_their_types() {
+        let (sql, typed) = casts(
+            "SELECT CAST(m AS DECIMAL(19,4)) AS m, CAST(x AS NVARCHAR(10)) AS x, CAST(y AS INT) FROM t",
+        );
+        assert_eq!(
+            sql,
+            "SELECT CAST(m AS TEXT) AS m, CAST(x AS NVARCHAR(10)) AS x, CAST(y AS INT) FROM t"
+        );
+        assert_eq!(
+            typed,
+            vec![
+                (
+                    "m".to_owned(),
+                    TdsType::Decimal {
+                        precision: 19,
+                        scale: 4
+                    }
+                ),
+                ("x".to_owned(), TdsType::NVarChar { max: false }),
+            ]
+        );
     }
 
     #[test]
