@@ -124,6 +124,8 @@ pub(crate) fn redact_params(text: &str) -> String {
                 out.push_str(k);
                 out.push_str("=***");
             }
+            // Not `key=value`: a value whose key was forgotten may be a password.
+            None if !part.trim().is_empty() && out.contains(['=', '/']) => out.push_str("***"),
             _ => out.push_str(part),
         }
         out.push_str(&tail[..tail.len().min(1)]);
@@ -214,6 +216,10 @@ mod tests {
                 "Server=h;Password=***;Database=d",
             ),
             ("Server=h;Pwd='a'';b9X'", "Server=h;Pwd=***"),
+            (
+                "Server=h;User Id=sa;b9X;Database=d",
+                "Server=h;User Id=sa;***;Database=d",
+            ),
             ("Server=h;AccessToken=abc", "Server=h;AccessToken=***"),
             ("Server=h;Client Secret=abc;", "Server=h;Client Secret=***;"),
         ] {

@@ -1,4 +1,5 @@
-//! Credentials never leak: failure scenarios on SQLite and PostgreSQL run under a tracing
+//! Credentials never leak: failure scenarios on SQLite, PostgreSQL and SQL Server (over the
+//! TDS test server) run under a tracing
 //! subscriber that records every level, and a distinctive password must appear nowhere in
 //! the logs, the errors (Display and Debug), the health and status JSON, or CLI output.
 //!
@@ -34,6 +35,19 @@ const MALFORMED: &[&str] = &[
     "Server=db.example;User Id=sa;Password={Zq9;Kx7;Vw3};",
     "Server=db.example;User Id=sa;Password=\"Zq9;Kx7;Vw3\"",
     "jdbc:sqlserver://db.example:1433;user=sa;password=Zq9Kx7Vw3",
+    "mssql://sa:Zq9/Kx7?Vw3@db.example/w",
+    "sqlserver://sa:Zq9%zzKx7Vw3@db.example/w",
+    "mssql://sa:Zq9Kx7Vw3@db.example:notaport/w",
+    "mssql://sa:Zq9Kx7Vw3@db.example/w?encrypt=sometimes",
+    "mssql://sa:Zq9Kx7Vw3@db.example\\inst/w",
+    "Server=tcp:db.example,14x;User Id=sa;Password=Zq9Kx7Vw3",
+    "Server=db.example;User Id=sa;Password=\"Zq9\"Kx7Vw3;",
+    "Server=db.example;User Id=sa;Password=\"Zq9\"\"Kx7;Vw3\";Encrypt=maybe",
+    "Server=db.example;User Id=sa;Password={Zq9Kx7Vw3",
+    "Server=db.example;User Id=sa;Zq9Kx7Vw3;Database=w",
+    "Data Source=db.example;UID=sa;PWD=Zq9Kx7Vw3;Integrated Security=true",
+    "jdbc:sqlserver://db.example\\inst;user=sa;password=Zq9Kx7Vw3",
+    "jdbc:sqlserver://db.example:1433;user=sa;password={Zq9;Kx7Vw3};bogus=1",
 ];
 
 #[derive(Default)]
@@ -239,6 +253,8 @@ async fn scenarios(out: &mut Outputs) {
         run_cli(&["status", "--json", "--url", &bad]).await,
     );
 
+    sql_server(out, dir.path()).await;
+
     // PostgreSQL, when a server is configured.
     let Some(host_port) = pg_host_port() else {
         return;
@@ -298,35 +314,116 @@ async fn scenarios(out: &mut Outputs) {
         .await
         .unwrap();
     let name = t.postgres_options().unwrap().database().unwrap().to_owned();
-    let mut c =
-        DatabaseConfig::new("pg", &pg_url(&real_pw, &host_port, &name, "").unwrap()).unwrap();
-    c.migrations = dir.path().join("migrations");
+    let c = DatabaseConfig::new("pg", &pg_url(&real_pw, &host_port, &name, "").unwrap()).unwrap();
+    working_database(out, "pg", c, dir.path()).await;
+}
+
+/// A working database's failures: a failing migration (the directory has a bad file), an
+/// exhausted pool, then its migration status and health.
+async fn working_database(
+    out: &mut Outputs,
+    label: &str,
+    mut c: DatabaseConfig,
+    dir: &std::path::Path,
+) {
+    c.migrations = dir.join("migrations");
     c.pool_size = 1;
     c.max_overflow = 0;
     c.timeout = Duration::from_millis(50);
     let db = DatabaseManager::connect(c).await.unwrap();
     out.error(
-        "pg migration failure",
+        &format!("{label} migration failure"),
         &db.run_migrations(None).await.unwrap_err(),
     );
     let held = db.database().acquire().await.unwrap();
     out.error(
-        "pg pool timeout",
+        &format!("{label} pool timeout"),
         &db.execute_query("SELECT 1", &Params::new())
             .await
             .unwrap_err(),
     );
     drop(held);
     out.text(
-        "pg status",
+        &format!("{label} status"),
         serde_json::to_string(&db.get_migration_status().await.unwrap()).unwrap(),
     );
     out.text(
-        "pg health",
+        &format!("{label} health"),
         serde_json::to_string(&db.health_check().await).unwrap(),
+    );
+    out.text(
+        &format!("{label} pool status"),
+        format!("{} {:?}", db.get_pool_status(), db.get_pool_status()),
     );
     db.close().await;
 }
+
+/// SQL Server over the TDS test server: a wrong password (18456) in each URL form, an
+/// unknown database (4060), an unreachable port, then a working database's migration
+/// failure, pool timeout, status and health, each through the API and the CLI.
+#[cfg(feature = "mssql")]
+async fn sql_server(out: &mut Outputs, dir: &std::path::Path) {
+    use dbm_testing::tds::TdsServer;
+    let server = TdsServer::engine().await;
+    let port = server.addr().port();
+    let good = TdsServer::PASSWORD;
+    let urls = [
+        (
+            "mssql wrong password",
+            format!("mssql://sa:{SECRET_ENCODED}@127.0.0.1:{port}/master?encrypt=DANGER_PLAINTEXT"),
+        ),
+        (
+            "mssql ado wrong password",
+            format!(
+                "Server=tcp:127.0.0.1,{port};User Id=sa;Password={{{SECRET}}};Encrypt=DANGER_PLAINTEXT"
+            ),
+        ),
+        (
+            "mssql jdbc wrong password",
+            format!(
+                "jdbc:sqlserver://127.0.0.1:{port};user=sa;password={{{SECRET}}};encrypt=DANGER_PLAINTEXT"
+            ),
+        ),
+        (
+            "mssql unknown database",
+            format!("mssql://sa:{good}@127.0.0.1:{port}/no_such_db?encrypt=DANGER_PLAINTEXT"),
+        ),
+        (
+            "mssql unreachable",
+            format!(
+                "mssql://sa:{SECRET_ENCODED}@127.0.0.1:1/w?encrypt=DANGER_PLAINTEXT&connect_timeout=2"
+            ),
+        ),
+    ];
+    for (scenario, url) in &urls {
+        let c = DatabaseConfig::new("ms", url).unwrap();
+        out.text(&format!("{scenario} config Debug"), format!("{c:?}"));
+        let db = DatabaseManager::connect(c).await.unwrap();
+        let e = db
+            .execute_query("SELECT 1", &Params::new())
+            .await
+            .unwrap_err();
+        out.error(scenario, &e);
+        out.text(
+            &format!("{scenario} health"),
+            serde_json::to_string(&db.health_check().await).unwrap(),
+        );
+        out.text(
+            &format!("{scenario} cli"),
+            run_cli(&["status", "--json", "--url", url]).await,
+        );
+        out.text(
+            &format!("{scenario} cli health"),
+            run_cli(&["health", "--url", url]).await,
+        );
+    }
+    // A working database.
+    let c = DatabaseConfig::new("ms", &server.url("master")).unwrap();
+    working_database(out, "mssql", c, dir).await;
+}
+
+#[cfg(not(feature = "mssql"))]
+async fn sql_server(_: &mut Outputs, _: &std::path::Path) {}
 
 #[test]
 fn no_secret_appears_in_logs_errors_json_or_cli_output() {
@@ -349,6 +446,8 @@ fn no_secret_appears_in_logs_errors_json_or_cli_output() {
     if let Some(pw) = dbm_testing::postgres_password().filter(|p| p.len() >= 6) {
         secrets.push(pw);
     }
+    #[cfg(feature = "mssql")]
+    secrets.push(dbm_testing::tds::TdsServer::PASSWORD.to_owned());
     let mut leaks = Vec::new();
     for secret in &secrets {
         if let Some(pos) = logs.find(secret.as_str()) {
@@ -365,6 +464,32 @@ fn no_secret_appears_in_logs_errors_json_or_cli_output() {
         }
     }
     assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
+    // The SQL Server scenarios reached the server and were refused for the right reasons.
+    #[cfg(feature = "mssql")]
+    for (scenario, needle) in [
+        (
+            "mssql wrong password (Display)",
+            "Login failed for user 'sa'",
+        ),
+        (
+            "mssql ado wrong password (Display)",
+            "Login failed for user 'sa'",
+        ),
+        (
+            "mssql jdbc wrong password (Display)",
+            "Login failed for user 'sa'",
+        ),
+        ("mssql unknown database (Display)", "Cannot open database"),
+        ("mssql unreachable (Display)", "cannot talk to 127.0.0.1:1"),
+    ] {
+        assert!(
+            outputs
+                .texts
+                .iter()
+                .any(|(s, t)| s == scenario && t.contains(needle)),
+            "{scenario}: {needle}"
+        );
+    }
     assert!(
         outputs.texts.len() >= 20,
         "scenarios ran: {}",

@@ -529,14 +529,13 @@ impl EngineSession {
 /// Splits a batch on `;` outside literals (T-SQL needs no `;`, but what is sent here has
 /// them).
 fn split(batch: &str) -> Vec<(String, usize)> {
-    dbm_core::split_script(
-        batch,
-        &dbm_core::SqlSyntax::MSSQL,
-        dbm_core::ScriptSplit::Semicolon,
-    )
-    .into_iter()
-    .map(|s| (s.sql, s.line))
-    .collect()
+    // T-SQL's lexical rules, but SQLite's triggers kept whole: SQLite runs them.
+    let mut syntax = dbm_core::SqlSyntax::MSSQL;
+    syntax.compound = dbm_core::CompoundRule::SqliteTrigger;
+    dbm_core::split_script(batch, &syntax, dbm_core::ScriptSplit::Semicolon)
+        .into_iter()
+        .map(|s| (s.sql, s.line))
+        .collect()
 }
 
 fn parse_delay(text: &str) -> Duration {
