@@ -14,6 +14,8 @@
 #![deny(missing_docs)]
 
 pub mod conformance;
+#[cfg(feature = "testcontainers")]
+pub mod containers;
 mod fixture;
 mod logs;
 mod mocks;
