@@ -200,6 +200,7 @@ macro_rules! params {
 
 /// SQL rewritten for one dialect, with its values in placeholder order.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BoundSql {
     /// The SQL text with dialect placeholders.
     pub sql: String,

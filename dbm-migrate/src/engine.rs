@@ -15,6 +15,7 @@ mod apply;
 
 /// One migration applied (or undone) by a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct AppliedMigration {
     /// Its version.
     pub version: String,
@@ -28,6 +29,7 @@ pub struct AppliedMigration {
 
 /// What `migrate` or `rollback` did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct MigrateReport {
     /// The database name.
     pub database: String,
@@ -39,6 +41,7 @@ pub struct MigrateReport {
 
 /// What `repair` changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RepairReport {
     /// The database name.
     pub database: String,

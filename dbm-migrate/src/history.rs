@@ -36,6 +36,7 @@ impl RowType {
 
 /// One row of `schema_version`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct HistoryRow {
     /// Order of application, from 1.
     pub installed_rank: i64,

@@ -19,6 +19,7 @@ pub enum MigrationKind {
 
 /// One migration file.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Migration {
     /// Its version.
     pub version: Version,
@@ -38,6 +39,7 @@ pub struct Migration {
 
 /// The migrations of one directory: forward files by version, and their undo files.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct MigrationSet {
     /// Forward migrations, in version order.
     pub forward: Vec<Migration>,

@@ -10,6 +10,7 @@ use crate::manager::DatabaseManager;
 
 /// Migration facts in a health report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct MigrationHealth {
     /// The applied version.
     pub current_version: Option<String>,
@@ -23,6 +24,7 @@ pub struct MigrationHealth {
 
 /// The result of [`DatabaseManager::health_check`]. Serialises to JSON for monitoring.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct HealthReport {
     /// The database name.
     pub database: String,

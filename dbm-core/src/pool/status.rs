@@ -15,6 +15,7 @@ use serde::Serialize;
 /// assert_eq!(PoolConfig::new("x").max_overflow(-1).max_connections(), None);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PoolConfig {
     /// The pool's name in errors and metrics (the database name).
     pub name: String,
@@ -165,6 +166,7 @@ impl fmt::Display for ConnectTarget {
 
 /// A snapshot of a pool, as `get_pool_status()` returns it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct PoolStatus {
     /// The pool's name.
     pub name: String,
@@ -224,6 +226,7 @@ impl fmt::Display for PoolStatus {
 /// One metric reading, named after the OpenTelemetry database client conventions
 /// (`db.client.connection.*`); dbm's extra counters use `dbm.pool.*`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Metric {
     /// The metric name, e.g. `db.client.connection.count`.
     pub name: &'static str,

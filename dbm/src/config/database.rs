@@ -75,6 +75,7 @@ pub struct DatabaseConfig {
 
 /// One effective setting and its origin, with secrets masked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SettingReport {
     /// The key, e.g. `pool_size`.
     pub key: String,

@@ -33,6 +33,7 @@ pub const DEFAULT_ENVIRONMENT: &str = "development";
 
 /// Settings that are not about one database.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct GlobalSettings {
     /// Retry policy of the `*_with_retry` methods.
     pub retry: RetryPolicy,
@@ -297,28 +298,27 @@ impl Config {
     pub fn global(&self) -> Result<GlobalSettings> {
         let d = RetryPolicy::default();
         let r = |k: &str| self.merged.get(&format!("retry.{k}"));
-        let retry = RetryPolicy {
-            max_attempts: self
-                .int_in(
-                    &format!("retry.{}", "max_attempts"),
-                    r("max_attempts"),
-                    1,
-                    1000,
-                )?
-                .map_or(d.max_attempts, |v| v as u32),
-            initial_backoff: self
-                .millis("retry.initial_backoff", r("initial_backoff"))?
-                .unwrap_or(d.initial_backoff),
-            max_backoff: self
-                .millis("retry.max_backoff", r("max_backoff"))?
-                .unwrap_or(d.max_backoff),
-            multiplier: self
-                .number("retry.multiplier", r("multiplier"), 1.0)?
-                .unwrap_or(d.multiplier),
-            jitter: self
-                .boolean("retry.jitter", r("jitter"))?
-                .unwrap_or(d.jitter),
-        };
+        let mut retry = d.clone();
+        retry.max_attempts = self
+            .int_in(
+                &format!("retry.{}", "max_attempts"),
+                r("max_attempts"),
+                1,
+                1000,
+            )?
+            .map_or(d.max_attempts, |v| v as u32);
+        retry.initial_backoff = self
+            .millis("retry.initial_backoff", r("initial_backoff"))?
+            .unwrap_or(d.initial_backoff);
+        retry.max_backoff = self
+            .millis("retry.max_backoff", r("max_backoff"))?
+            .unwrap_or(d.max_backoff);
+        retry.multiplier = self
+            .number("retry.multiplier", r("multiplier"), 1.0)?
+            .unwrap_or(d.multiplier);
+        retry.jitter = self
+            .boolean("retry.jitter", r("jitter"))?
+            .unwrap_or(d.jitter);
         let health_slow = self
             .millis("health.slow_ms", self.merged.get("health.slow_ms"))?
             .unwrap_or(Duration::from_secs(1));
