@@ -33,6 +33,8 @@ mod script;
 mod stream;
 mod test_backend;
 mod text;
+#[cfg(feature = "tls")]
+mod tls;
 mod transaction;
 mod value;
 
@@ -60,6 +62,8 @@ pub use test_backend::{
     IsolatedDatabase, SqlType, TestBackend, run_detached, unique_test_name, url_with_database,
 };
 pub use text::{percent_decode, shown_name};
+#[cfg(feature = "tls")]
+pub use tls::ensure_crypto_provider;
 pub use transaction::Transaction;
 pub use value::{Decimal, FromValue, Value};
 

@@ -86,6 +86,7 @@ impl Canceller for MssqlCanceller {
 /// Opens a client within the connect timeout, following one routing redirect (Azure SQL
 /// gateways send one).
 pub(crate) async fn open(options: &MssqlOptions) -> Result<Client> {
+    dbm_core::ensure_crypto_provider();
     let mut config = options.tiberius_config();
     let (mut host, mut port) = (options.host().to_owned(), options.port());
     for _ in 0..2 {

@@ -112,14 +112,24 @@ pub(crate) fn map_err(e: tiberius::error::Error, target: &MssqlOptions) -> Error
             ErrorKind::Connection,
             format!("the server sent the connection on to {host}:{port}"),
         ),
-        T::Protocol(p) => Error::new(
-            ErrorKind::Connection,
-            format!(
-                "protocol error talking to {}:{}: {p}",
-                target.host(),
-                target.port()
-            ),
-        ),
+        T::Protocol(p) => {
+            let err = Error::new(
+                ErrorKind::Connection,
+                format!(
+                    "protocol error talking to {}:{}: {p}",
+                    target.host(),
+                    target.port()
+                ),
+            );
+            if p.contains("encryption level") {
+                err.with_hint(format!(
+                    "the server and encrypt={} disagree on TLS: a server without TLS needs encrypt=DANGER_PLAINTEXT (the password then crosses the network readable); one that requires it needs encrypt=true",
+                    target.encrypt().as_str()
+                ))
+            } else {
+                err
+            }
+        }
         T::Conversion(c) | T::Encoding(c) => Error::conversion(c.into_owned()),
         T::Utf8 | T::Utf16 => Error::conversion("the server sent text that is not valid Unicode"),
         other => Error::new(ErrorKind::Query, other.to_string()),

@@ -397,3 +397,25 @@ async fn a_stream_dropped_midway_is_stopped_and_not_pooled() {
     assert_eq!(r.len(), 1);
     assert_eq!(server.logins(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encryption_required_by_the_client_but_not_offered_is_a_clear_error() {
+    let server = TdsServer::scripted(script()).await;
+    let url = server
+        .url("master")
+        .replace("encrypt=DANGER_PLAINTEXT", "encrypt=true");
+    let db = dbm_mssql::open("wire", url.parse().unwrap(), PoolConfig::new("wire"));
+    let e = db.query("SELECT 1", &Params::new()).await.unwrap_err();
+    let text = e.to_string();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{text}");
+    assert!(
+        text.contains("Server does not allow the requested encryption level"),
+        "{text}"
+    );
+    assert!(
+        e.hint().unwrap().contains("encrypt=true disagree on TLS"),
+        "{e:?}"
+    );
+    assert!(!text.contains(TdsServer::PASSWORD), "{text}");
+    assert!(server.requests().is_empty());
+}

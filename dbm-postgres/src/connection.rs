@@ -95,6 +95,7 @@ impl Canceller for PgCanceller {
 
 /// Opens a raw sqlx connection within the connect timeout.
 pub(crate) async fn open(options: &PgOptions) -> Result<sqlx::PgConnection> {
+    dbm_core::ensure_crypto_provider();
     // With verify-ca and verify-full, sqlx reads the CA file during the handshake and
     // reports a missing one as a plain I/O error, which reads like an unreachable server:
     // check it first.
