@@ -100,10 +100,12 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// SQL Server error numbers treated as transient (Microsoft.Data.SqlClient's list).
+/// SQL Server error numbers treated as transient: Microsoft.Data.SqlClient's list, plus 3960
+/// (a snapshot isolation update conflict: like PostgreSQL's 40001, the whole transaction
+/// succeeds when run again).
 const MSSQL_TRANSIENT: &[i32] = &[
-    1204, 1205, 1222, 4060, 4221, 10053, 10054, 10060, 10928, 10929, 40143, 40197, 40501, 40540,
-    40613, 49918, 49919, 49920, 997, 233,
+    1204, 1205, 1222, 3960, 4060, 4221, 10053, 10054, 10060, 10928, 10929, 40143, 40197, 40501,
+    40540, 40613, 49918, 49919, 49920, 997, 233,
 ];
 
 impl ErrorCode {

@@ -81,6 +81,9 @@ pub(crate) fn map_err(e: tiberius::error::Error, target: &MssqlOptions) -> Error
                     .context(format!("cannot open the database of {target}"))
                     .with_hint("create the database, fix its name, or grant the login access to it"),
                 1205 | 3960 | 1222 => err.with_hint(RETRY_WHOLE_TRANSACTION),
+                226 | 574 => err.with_hint(
+                    "this statement cannot run inside a transaction: put it in a migration file of its own marked with the line `-- dbm:no-transaction`",
+                ),
                 257 | 206 if token.message().contains("nvarchar") => err.with_hint(
                     "a NULL parameter is sent as nvarchar, which binary columns do not take: write CAST(:x AS VARBINARY(MAX))",
                 ),

@@ -49,6 +49,7 @@ on_both!(
     xact_abort_rolls_back_the_whole_transaction,
     the_migration_lock_excludes_other_sessions,
     migrations_run_in_go_batches,
+    database_statements_need_a_migration_without_transaction,
 );
 
 const TYPES: &str = "CREATE TABLE types (id INT PRIMARY KEY, b BIT NULL, i BIGINT NULL, f FLOAT NULL, \
@@ -279,7 +280,7 @@ async fn migrations_run_in_go_batches(t: &TestDb) {
     );
     t.write_migration(
         "V2__broken.sql",
-        "INSERT INTO items (id, name) VALUES (2, N'b')\nGO\nINSERT INTO items (id, name) VALUES (3, N'c');\n\nINSERT INTO no_such_table VALUES (1);\n",
+        "INSERT INTO items (id, name) VALUES (2, N'b')\nGO\n-- the second batch\nINSERT INTO items (id, name) VALUES (3, N'c');\n\nINSERT INTO no_such_table VALUES (1);\n",
     );
     let mut c = t.db.acquire().await.unwrap();
     let m = dbm_migrate::Migrator::new(t.migrations_dir(), "test");
@@ -287,7 +288,7 @@ async fn migrations_run_in_go_batches(t: &TestDb) {
     let text = e.to_string();
     assert!(
         text.contains(
-            "V2__broken.sql line 5: statement `INSERT INTO no_such_table VALUES (1);` failed"
+            "V2__broken.sql line 6: statement `INSERT INTO no_such_table VALUES (1);` failed"
         ),
         "{text}"
     );
@@ -300,4 +301,28 @@ async fn migrations_run_in_go_batches(t: &TestDb) {
     let st = m.status(c.as_mut()).await.unwrap();
     assert_eq!(st.applied.len(), 1);
     drop(c);
+}
+
+async fn database_statements_need_a_migration_without_transaction(t: &TestDb) {
+    let other = dbm_core::unique_test_name();
+    t.write_migration("V1__db.sql", &format!("CREATE DATABASE [{other}]\n"));
+    let mut c = t.db.acquire().await.unwrap();
+    let m = dbm_migrate::Migrator::new(t.migrations_dir(), "test");
+    let e = m.migrate(c.as_mut(), None).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("CREATE DATABASE statement not allowed within multi-statement transaction"),
+        "{e}"
+    );
+    assert!(e.hint().unwrap().contains("-- dbm:no-transaction"), "{e:?}");
+    t.write_migration(
+        "V1__db.sql",
+        &format!("-- dbm:no-transaction\nCREATE DATABASE [{other}]\n"),
+    );
+    t.write_migration(
+        "V2__drop.sql",
+        &format!("-- dbm:no-transaction\nDROP DATABASE [{other}]\n"),
+    );
+    let r = m.migrate(c.as_mut(), None).await.unwrap();
+    assert_eq!(r.applied.len(), 2);
 }

@@ -128,7 +128,7 @@ async fn error_numbers_become_kinds_with_their_codes() {
     let db = db(&server);
     for (sql, kind, transient) in [
         ("DEADLOCK", ErrorKind::Transaction, true),
-        ("SNAPSHOT", ErrorKind::Transaction, false),
+        ("SNAPSHOT", ErrorKind::Transaction, true),
         ("LOCKWAIT", ErrorKind::Transaction, true),
         ("DUPLICATE", ErrorKind::Constraint, false),
         ("FK", ErrorKind::Constraint, false),

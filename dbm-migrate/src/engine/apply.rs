@@ -130,16 +130,16 @@ fn failure(
 ) -> Error {
     let location = match stmt {
         Some(s) => {
-            // A batch (SQL Server) fails on one of its lines, which the server names.
+            // A batch (SQL Server) fails on one of its lines, which the server names,
+            // counting from the first line sent (leading comments included).
+            let first_sent = s.line - s.sql[..s.code_offset].matches('\n').count();
             let within = e
                 .line()
-                .filter(|&l| l > 1)
-                .and_then(|l| Some((l, s.sql.lines().nth(l as usize - 1)?.trim())))
+                .map(|l| l as usize)
+                .filter(|&l| l >= 1 && first_sent + l - 1 > s.line)
+                .and_then(|l| Some((first_sent + l - 1, s.sql.lines().nth(l - 1)?.trim())))
                 .filter(|(_, text)| !text.is_empty());
-            let (line, text) = match within {
-                Some((l, text)) => (s.line + l as usize - 1, text),
-                None => (s.line, s.first_line()),
-            };
+            let (line, text) = within.unwrap_or((s.line, s.first_line()));
             let shown: String = text.chars().take(80).collect();
             format!("{} line {line}: statement `{shown}` failed", m.script)
         }
@@ -169,10 +169,17 @@ fn failure(
             e.message()
         ),
     )
-    .with_hint(if transactional {
-        "fix the file and run migrate again"
-    } else {
-        "repair the database by hand, run `repair` to clear the failed row, then migrate again"
+    .with_hint(match (e.hint(), transactional) {
+        // The database's own advice comes first (e.g. SQL Server: "needs -- dbm:no-transaction").
+        (Some(h), true) => format!("{h}; then run migrate again"),
+        (None, true) => "fix the file and run migrate again".to_owned(),
+        (Some(h), false) => format!(
+            "{h}; repair the database by hand, run `repair` to clear the failed row, then migrate again"
+        ),
+        (None, false) => {
+            "repair the database by hand, run `repair` to clear the failed row, then migrate again"
+                .to_owned()
+        }
     });
     if let Some(code) = e.code() {
         err = err.with_code(code.clone());

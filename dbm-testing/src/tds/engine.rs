@@ -212,6 +212,7 @@ impl EngineSession {
         cancel: &AtomicBool,
         _more: bool,
     ) -> Result<(), (i32, u8, String)> {
+        let stmt = without_leading_comments(stmt);
         if let Some((holds, rest)) = transaction_condition(stmt, self.tx.is_some()) {
             if holds {
                 return self.statement(rest, params, events, cancel, _more);
@@ -297,6 +298,20 @@ impl EngineSession {
                 let _ = events.blocking_send(Event::Database { new: db, old });
                 Self::done(events, None);
                 return Ok(());
+            }
+            ["CREATE" | "ALTER" | "DROP", "DATABASE", ..] if self.tx.is_some() => {
+                let (number, what) = if words[0] == "ALTER" {
+                    (574, "ALTER")
+                } else {
+                    (226, words[0])
+                };
+                return Err((
+                    number,
+                    16,
+                    format!(
+                        "{what} DATABASE statement not allowed within multi-statement transaction."
+                    ),
+                ));
             }
             ["CREATE", "DATABASE", name, ..] => {
                 let name = name
@@ -523,6 +538,20 @@ impl EngineSession {
             error: false,
         });
         Ok(())
+    }
+}
+
+/// `stmt` from its first code on (leading `--` and `/* */` comments skipped).
+fn without_leading_comments(stmt: &str) -> &str {
+    let mut s = stmt.trim_start();
+    loop {
+        if let Some(rest) = s.strip_prefix("--") {
+            s = rest.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            return s;
+        }
     }
 }
 
