@@ -5,8 +5,8 @@ mod common;
 
 use std::fs;
 
-use common::{Fixture, v};
-use dbm_core::{Database, Params};
+use common::{Fixture, Kind, v};
+use dbm_core::Params;
 use dbm_migrate::MigrationState;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -14,25 +14,29 @@ async fn no_transaction_migration_stopped_midway_is_recorded_as_incomplete() {
     // The second statement runs "forever"; the run is stopped while it runs, as a killed
     // process would be (the fault suite kills real processes with SIGKILL).
     let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) SELECT count(*) FROM c";
-    let f = Fixture::new(&[
-        (
-            "V1__t.sql",
-            "CREATE TABLE t (x INTEGER);
+    let f = Fixture::new(
+        Kind::Sqlite,
+        &[
+            (
+                "V1__t.sql",
+                "CREATE TABLE t (x INTEGER);
 ",
-        ),
-        (
-            "V2__backfill.sql",
-            &format!(
-                "-- dbm:no-transaction
+            ),
+            (
+                "V2__backfill.sql",
+                &format!(
+                    "-- dbm:no-transaction
 -- step one
 INSERT INTO t VALUES (1);
 
 {slow};
 INSERT INTO t VALUES (3);
 "
+                ),
             ),
-        ),
-    ]);
+        ],
+    )
+    .await;
     let mut conn = f.conn().await;
     let stopped = tokio::time::timeout(
         std::time::Duration::from_millis(700),
@@ -86,13 +90,17 @@ INSERT INTO t VALUES (2);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failure_quotes_the_statement_not_its_leading_comment() {
-    let f = Fixture::new(&[(
-        "V1__bad.sql",
-        "-- dbm:no-transaction
+    let f = Fixture::new(
+        Kind::Sqlite,
+        &[(
+            "V1__bad.sql",
+            "-- dbm:no-transaction
 -- create the thing
 /* with a note */ CREATE TABLEX nope (x);
 ",
-    )]);
+        )],
+    )
+    .await;
     let e = f.try_migrate().await.unwrap_err().to_string();
     assert!(
         e.contains("V1__bad.sql line 3: statement `CREATE TABLEX nope (x)` failed"),
@@ -103,11 +111,15 @@ async fn failure_quotes_the_statement_not_its_leading_comment() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upper_case_extensions_and_subdirectories_are_applied() {
-    let f = Fixture::new(&[(
-        "V1__a.SQL",
-        "CREATE TABLE a (x INTEGER);
+    let f = Fixture::new(
+        Kind::Sqlite,
+        &[(
+            "V1__a.SQL",
+            "CREATE TABLE a (x INTEGER);
 ",
-    )]);
+        )],
+    )
+    .await;
     fs::create_dir_all(f.dir.path().join("migrations/2026/q4")).unwrap();
     f.write(
         "2026/q4/V2__b.sql",
@@ -156,7 +168,7 @@ async fn files_that_would_be_skipped_are_refused_by_name() {
         (".V3__hidden.sql", "is hidden"),
         ("sub/notes.sql", "must start with V or U"),
     ] {
-        let f = Fixture::new(&[("V1__ok.sql", "SELECT 1;")]);
+        let f = Fixture::new(Kind::Sqlite, &[("V1__ok.sql", "SELECT 1;")]).await;
         fs::create_dir_all(f.dir.path().join("migrations/sub")).unwrap();
         f.write(name, "SELECT 1;");
         let e = f.try_migrate().await.unwrap_err().to_string();
@@ -186,10 +198,14 @@ async fn v1_applied_by_an_old_release(f: &Fixture) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn history_tables_of_older_versions_are_read_and_upgraded() {
-    let f = Fixture::new(&[
-        ("V1__a.sql", V1),
-        ("V2__b.sql", "CREATE TABLE b (x INTEGER);\n"),
-    ]);
+    let f = Fixture::new(
+        Kind::Sqlite,
+        &[
+            ("V1__a.sql", V1),
+            ("V2__b.sql", "CREATE TABLE b (x INTEGER);\n"),
+        ],
+    )
+    .await;
     v1_applied_by_an_old_release(&f).await;
     let status = f.status().await;
     assert_eq!(status.applied.len(), 1);
@@ -220,7 +236,11 @@ async fn history_tables_of_older_versions_are_read_and_upgraded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_works_on_a_history_table_of_an_older_version() {
-    let f = Fixture::new(&[("V1__a.sql", V1), ("U1__a.sql", "DROP TABLE a;\n")]);
+    let f = Fixture::new(
+        Kind::Sqlite,
+        &[("V1__a.sql", V1), ("U1__a.sql", "DROP TABLE a;\n")],
+    )
+    .await;
     v1_applied_by_an_old_release(&f).await;
     let r = f
         .migrator()

@@ -1,12 +1,13 @@
-//! The migration engine against real SQLite files.
+//! The migration engine against SQLite files, and (the tests that do not depend on how a
+//! dialect splits a script) over SQL Server's wire protocol against the TDS test server in
+//! engine mode.
 
 mod common;
 
 use std::fs;
-use std::sync::Arc;
 
-use common::{Fixture, v};
-use dbm_core::{Database, ErrorKind, Params};
+use common::{Fixture, Kind, v};
+use dbm_core::{ErrorKind, Params};
 use dbm_migrate::MigrationState;
 
 const BASIC: &[(&str, &str)] = &[
@@ -36,9 +37,8 @@ const BASIC: &[(&str, &str)] = &[
     ("README.md", "not a migration"),
 ];
 
-#[tokio::test(flavor = "multi_thread")]
-async fn applies_in_dotted_version_order_and_records_history() {
-    let f = Fixture::new(BASIC);
+async fn applies_in_dotted_version_order_and_records_history(k: Kind) {
+    let f = Fixture::new(k, BASIC).await;
     let report = f.migrate().await;
     let order: Vec<&str> = report.applied.iter().map(|a| a.version.as_str()).collect();
     assert_eq!(order, ["1", "1.1", "1.9", "1.10"]);
@@ -65,10 +65,12 @@ async fn applies_in_dotted_version_order_and_records_history() {
     );
     assert!(first.get::<bool>("success").unwrap());
     assert!(!first.get::<String>("installed_by").unwrap().is_empty());
+    // Text on SQLite, datetimeoffset on SQL Server: either way this century's date.
     assert!(
         first
-            .get::<String>("installed_on")
+            .value("installed_on")
             .unwrap()
+            .to_string()
             .starts_with("20")
     );
 
@@ -80,9 +82,8 @@ async fn applies_in_dotted_version_order_and_records_history() {
     assert_eq!(status.applied.len(), 4);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn migrate_to_a_target_stops_there() {
-    let f = Fixture::new(BASIC);
+async fn migrate_to_a_target_stops_there(k: Kind) {
+    let f = Fixture::new(k, BASIC).await;
     let r = f
         .migrator()
         .migrate(f.conn().await.as_mut(), Some(&v("1.1")))
@@ -95,9 +96,8 @@ async fn migrate_to_a_target_stops_there() {
     assert_eq!(pending, ["1.9", "1.10"]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn status_before_any_migration_creates_nothing() {
-    let f = Fixture::new(BASIC);
+async fn status_before_any_migration_creates_nothing(k: Kind) {
+    let f = Fixture::new(k, BASIC).await;
     let status = f.status().await;
     assert_eq!(status.pending.len(), 4);
     assert_eq!(status.current_version, None);
@@ -107,9 +107,12 @@ async fn status_before_any_migration_creates_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn duplicate_versions_are_rejected_naming_both_files() {
-    let f = Fixture::new(&[("V1__a.sql", "SELECT 1;"), ("V1.0__b.sql", "SELECT 1;")]);
+async fn duplicate_versions_are_rejected_naming_both_files(k: Kind) {
+    let f = Fixture::new(
+        k,
+        &[("V1__a.sql", "SELECT 1;"), ("V1.0__b.sql", "SELECT 1;")],
+    )
+    .await;
     let e = f.try_migrate().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Migration);
     let msg = e.to_string();
@@ -118,18 +121,21 @@ async fn duplicate_versions_are_rejected_naming_both_files() {
         "{msg}"
     );
     assert!(msg.contains("[app]"), "{msg}");
-    let f = Fixture::new(&[("V1__a.sql", "SELECT 1;"), ("V001__b.sql", "SELECT 1;")]);
+    let f = Fixture::new(
+        k,
+        &[("V1__a.sql", "SELECT 1;"), ("V001__b.sql", "SELECT 1;")],
+    )
+    .await;
     assert!(f.migrator().load().is_err());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn malformed_names_are_rejected_naming_the_file() {
+async fn malformed_names_are_rejected_naming_the_file(k: Kind) {
     for bad in [
         "V2_missing_separator.sql",
         "V2.x__bad_version.sql",
         "seed_data.sql",
     ] {
-        let f = Fixture::new(&[("V1__ok.sql", "SELECT 1;"), (bad, "SELECT 1;")]);
+        let f = Fixture::new(k, &[("V1__ok.sql", "SELECT 1;"), (bad, "SELECT 1;")]).await;
         let e = f.try_migrate().await.unwrap_err();
         assert!(e.to_string().contains(bad), "{bad}: {e}");
         assert!(
@@ -137,14 +143,13 @@ async fn malformed_names_are_rejected_naming_the_file() {
             "nothing applied when a file is malformed"
         );
     }
-    let f = Fixture::new(&[("U3__orphan.sql", "SELECT 1;")]);
+    let f = Fixture::new(k, &[("U3__orphan.sql", "SELECT 1;")]).await;
     let e = f.migrator().load().unwrap_err();
     assert!(e.to_string().contains("U3__orphan.sql"), "{e}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line() {
-    let f = Fixture::new(&[
+async fn failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line(k: Kind) {
+    let f = Fixture::new(k, &[
         (
             "V1__users.sql",
             "CREATE TABLE users (id INTEGER PRIMARY KEY);\n",
@@ -154,7 +159,7 @@ async fn failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line
             "CREATE TABLE audit (id INTEGER);\nINSERT INTO users (id) VALUES (1);\n\n-- the next statement is wrong\nINSERT INTO no_such_table VALUES (1);\n",
         ),
         ("V3__later.sql", "CREATE TABLE later (id INTEGER);\n"),
-    ]);
+    ]).await;
     let e = f.try_migrate().await.unwrap_err();
     let msg = e.to_string();
     assert_eq!(e.kind(), ErrorKind::Migration);
@@ -165,11 +170,11 @@ async fn failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line
         "{msg}"
     );
     assert!(msg.contains("database is at version 1"), "{msg}");
-    assert!(
-        matches!(e.code(), Some(dbm_core::ErrorCode::Sqlite(1))),
-        "{:?}",
-        e.code()
-    );
+    let code = match k {
+        Kind::Sqlite => dbm_core::ErrorCode::Sqlite(1),
+        Kind::Tds => dbm_core::ErrorCode::MssqlNumber(208),
+    };
+    assert_eq!(e.code(), Some(&code));
 
     // Exactly the state after V1: no audit table, no user row, no V2 or V3 history.
     assert_eq!(f.tables().await, ["schema_version", "users"]);
@@ -189,9 +194,8 @@ async fn failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line
     assert_eq!(r.applied.len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn edited_file_is_reported_by_validate_and_blocks_migrate() {
-    let f = Fixture::new(BASIC);
+async fn edited_file_is_reported_by_validate_and_blocks_migrate(k: Kind) {
+    let f = Fixture::new(k, BASIC).await;
     f.migrator()
         .migrate(f.conn().await.as_mut(), Some(&v("1.1")))
         .await
@@ -225,9 +229,8 @@ async fn edited_file_is_reported_by_validate_and_blocks_migrate() {
     assert_eq!(r.applied.len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn crlf_and_bom_copies_of_applied_files_are_not_edits() {
-    let f = Fixture::new(BASIC);
+async fn crlf_and_bom_copies_of_applied_files_are_not_edits(k: Kind) {
+    let f = Fixture::new(k, BASIC).await;
     f.migrate().await;
     for (name, sql) in BASIC.iter().filter(|(n, _)| n.ends_with(".sql")) {
         f.write(name, &format!("\u{feff}{}", sql.replace('\n', "\r\n")));
@@ -237,9 +240,8 @@ async fn crlf_and_bom_copies_of_applied_files_are_not_edits() {
     assert!(status.is_up_to_date());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn missing_file_is_reported() {
-    let f = Fixture::new(BASIC);
+async fn missing_file_is_reported(k: Kind) {
+    let f = Fixture::new(k, BASIC).await;
     f.migrate().await;
     fs::remove_file(f.dir.path().join("migrations/V1.9__seed.sql")).unwrap();
     fs::remove_file(f.dir.path().join("migrations/U1.9__seed.sql")).unwrap();
@@ -251,9 +253,8 @@ async fn missing_file_is_reported() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rollback_runs_undo_files_newest_first() {
-    let f = Fixture::new(BASIC);
+async fn rollback_runs_undo_files_newest_first(k: Kind) {
+    let f = Fixture::new(k, BASIC).await;
     f.migrate().await;
     let r = f
         .migrator()
@@ -290,9 +291,8 @@ async fn rollback_runs_undo_files_newest_first() {
     assert_eq!(again.applied.len(), 3);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn rollback_refuses_when_an_undo_file_is_missing() {
-    let f = Fixture::new(BASIC);
+async fn rollback_refuses_when_an_undo_file_is_missing(k: Kind) {
+    let f = Fixture::new(k, BASIC).await;
     f.migrate().await;
     fs::remove_file(f.dir.path().join("migrations/U1.9__seed.sql")).unwrap();
     let e = f
@@ -305,8 +305,7 @@ async fn rollback_refuses_when_an_undo_file_is_missing() {
     assert_eq!(f.tables().await, ["orders", "schema_version", "users"]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn concurrent_migrators_apply_each_migration_once() {
+async fn concurrent_migrators_apply_each_migration_once(k: Kind) {
     let mut files: Vec<(String, String)> = Vec::new();
     for i in 1..=6 {
         files.push((
@@ -320,11 +319,11 @@ async fn concurrent_migrators_apply_each_migration_once() {
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    let f = Fixture::new(&refs);
+    let f = Fixture::new(k, &refs).await;
     let mut tasks = Vec::new();
     for _ in 0..4 {
         // Separate pools: as separate processes would be.
-        let db = Arc::new(Fixture::open(f.dir.path()));
+        let db = f.another_pool();
         let m = f.migrator();
         tasks.push(tokio::spawn(async move {
             let mut conn = db.acquire().await.unwrap();
@@ -350,10 +349,14 @@ async fn concurrent_migrators_apply_each_migration_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_transaction_migrations_run_outside_a_transaction() {
-    let f = Fixture::new(&[
-        ("V1__t.sql", "CREATE TABLE t (x INTEGER);\n"),
-        ("V2__vacuum.sql", "-- dbm:no-transaction\nVACUUM;\n"),
-    ]);
+    let f = Fixture::new(
+        Kind::Sqlite,
+        &[
+            ("V1__t.sql", "CREATE TABLE t (x INTEGER);\n"),
+            ("V2__vacuum.sql", "-- dbm:no-transaction\nVACUUM;\n"),
+        ],
+    )
+    .await;
     // VACUUM fails inside a transaction, so this passing shows the directive works.
     let r = f.migrate().await;
     assert_eq!(r.applied.len(), 2);
@@ -361,13 +364,17 @@ async fn no_transaction_migrations_run_outside_a_transaction() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_no_transaction_migration_is_recorded_and_blocks_until_repair() {
-    let f = Fixture::new(&[
-        ("V1__t.sql", "CREATE TABLE t (x INTEGER);\n"),
-        (
-            "V2__half.sql",
-            "-- dbm:no-transaction\nINSERT INTO t VALUES (1);\nINSERT INTO nope VALUES (1);\n",
-        ),
-    ]);
+    let f = Fixture::new(
+        Kind::Sqlite,
+        &[
+            ("V1__t.sql", "CREATE TABLE t (x INTEGER);\n"),
+            (
+                "V2__half.sql",
+                "-- dbm:no-transaction\nINSERT INTO t VALUES (1);\nINSERT INTO nope VALUES (1);\n",
+            ),
+        ],
+    )
+    .await;
     let e = f.try_migrate().await.unwrap_err();
     assert!(e.to_string().contains("V2__half.sql line 3"), "{e}");
     assert!(e.to_string().contains("recorded as failed"), "{e}");
@@ -399,12 +406,15 @@ async fn failed_no_transaction_migration_is_recorded_and_blocks_until_repair() {
     assert_eq!(n.first().unwrap().get::<i64>("x").unwrap(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn baseline_skips_older_versions_and_out_of_order_is_refused() {
-    let f = Fixture::new(&[
-        ("V1__old.sql", "CREATE TABLE old (x INTEGER);\n"),
-        ("V2__new.sql", "CREATE TABLE new (x INTEGER);\n"),
-    ]);
+async fn baseline_skips_older_versions_and_out_of_order_is_refused(k: Kind) {
+    let f = Fixture::new(
+        k,
+        &[
+            ("V1__old.sql", "CREATE TABLE old (x INTEGER);\n"),
+            ("V2__new.sql", "CREATE TABLE new (x INTEGER);\n"),
+        ],
+    )
+    .await;
     f.migrator()
         .baseline(f.conn().await.as_mut(), &v("1"))
         .await
@@ -436,12 +446,11 @@ async fn baseline_skips_older_versions_and_out_of_order_is_refused() {
     assert_eq!(r.applied[0].script, "V1.5__late.sql");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn migration_lock_is_released_after_failure() {
-    let f = Fixture::new(&[("V1__bad.sql", "NOT SQL AT ALL;\n")]);
+async fn migration_lock_is_released_after_failure(k: Kind) {
+    let f = Fixture::new(k, &[("V1__bad.sql", "NOT SQL AT ALL;\n")]).await;
     assert!(f.try_migrate().await.is_err());
     // Another connection (another pool) can take the lock right away.
-    let other = Fixture::open(f.dir.path());
+    let other = f.another_pool();
     let mut c = other.acquire().await.unwrap();
     c.lock_migrations(std::time::Duration::from_millis(100))
         .await
@@ -466,3 +475,20 @@ fn new_creates_the_next_file_pair() {
     assert!(dbm_migrate::load_dir(dir.path()).is_ok());
     assert!(dbm_migrate::new_migration(dir.path(), "!!!", false).is_err());
 }
+
+on_sqlite_and_tds!(
+    applies_in_dotted_version_order_and_records_history,
+    migrate_to_a_target_stops_there,
+    status_before_any_migration_creates_nothing,
+    duplicate_versions_are_rejected_naming_both_files,
+    malformed_names_are_rejected_naming_the_file,
+    failure_in_the_middle_leaves_the_previous_state_and_names_file_and_line,
+    edited_file_is_reported_by_validate_and_blocks_migrate,
+    crlf_and_bom_copies_of_applied_files_are_not_edits,
+    missing_file_is_reported,
+    rollback_runs_undo_files_newest_first,
+    rollback_refuses_when_an_undo_file_is_missing,
+    concurrent_migrators_apply_each_migration_once,
+    baseline_skips_older_versions_and_out_of_order_is_refused,
+    migration_lock_is_released_after_failure,
+);
