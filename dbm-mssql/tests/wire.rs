@@ -419,3 +419,32 @@ async fn encryption_required_by_the_client_but_not_offered_is_a_clear_error() {
     assert!(!text.contains(TdsServer::PASSWORD), "{text}");
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_the_server_ended_is_replaced_at_checkout() {
+    let server = TdsServer::engine().await;
+    let db = dbm_mssql::open(
+        "wire",
+        options(&server),
+        PoolConfig::new("wire")
+            .pool_size(1)
+            .max_overflow(0)
+            .pre_ping_skip(Duration::ZERO),
+    );
+    let r = db
+        .query("SELECT @@SPID AS spid", &Params::new())
+        .await
+        .unwrap();
+    let first: i64 = r.first().unwrap().get("spid").unwrap();
+    // The server ends the idle pooled session (as KILL or a restart would).
+    server.kill(first as u16);
+    let r = db
+        .query("SELECT @@SPID AS spid", &Params::new())
+        .await
+        .unwrap();
+    let second: i64 = r.first().unwrap().get("spid").unwrap();
+    assert_ne!(first, second, "a new session replaced the dead one");
+    assert_eq!(server.logins(), 2);
+    let status = db.pool_status();
+    assert_eq!(status.checked_out, 0);
+}
