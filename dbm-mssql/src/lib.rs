@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod client;
 mod connection;
 mod dialect;
 mod driver;
@@ -46,9 +47,8 @@ use std::sync::Arc;
 
 use dbm_core::{Pool, PoolConfig, PooledDatabase};
 
-pub use connection::{
-    ATTENTION_WAIT, KILL_WAIT, MIGRATION_LOCK_RESOURCE, MssqlCanceller, MssqlConnection,
-};
+pub use client::{ATTENTION_WAIT, KILL_WAIT, MssqlCanceller};
+pub use connection::{MIGRATION_LOCK_RESOURCE, MssqlConnection};
 pub use dialect::MssqlDialect;
 pub use driver::{DRIVER, MssqlDriver};
 pub use error::kind_for_number;
