@@ -1,6 +1,6 @@
 //! PRELOGIN (MS-TDS 2.2.6.5) and LOGIN7 (2.2.6.4).
 
-use super::types::Cursor;
+use super::decode::Cursor;
 
 const ENCRYPT_NOT_SUP: u8 = 0x02;
 const ENCRYPT_REQ: u8 = 0x03;

@@ -5,9 +5,10 @@ use std::time::Duration;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
+use super::session::{Incoming, Out, Session, invalid};
 use super::tokens::{Column, DONE_ATTN, DONE_COUNT, DONE_ERROR, DONE_MORE};
 use super::types::TdsValue;
-use super::{Incoming, Out, Request, RequestKind, Session};
+use super::{Request, RequestKind};
 
 /// What the server does for one statement of a scripted request.
 #[derive(Debug, Clone)]
@@ -138,7 +139,7 @@ pub(crate) async fn perform(
             Action::Rows { columns, rows } => {
                 out.reply.col_metadata(columns);
                 for r in rows {
-                    out.reply.row(columns, r).map_err(super::invalid)?;
+                    out.reply.row(columns, r).map_err(invalid)?;
                 }
                 statement_done(&mut out, rpc, DONE_COUNT | more, rows.len() as u64);
             }
@@ -168,7 +169,7 @@ pub(crate) async fn perform(
             Action::CloseMidResult { columns, rows } => {
                 out.reply.col_metadata(columns);
                 for r in rows {
-                    out.reply.row(columns, r).map_err(super::invalid)?;
+                    out.reply.row(columns, r).map_err(invalid)?;
                 }
                 out.send_partial().await?;
                 return Ok(false);
@@ -177,7 +178,7 @@ pub(crate) async fn perform(
                 if !columns.is_empty() {
                     out.reply.col_metadata(columns);
                     for r in rows {
-                        out.reply.row(columns, r).map_err(super::invalid)?;
+                        out.reply.row(columns, r).map_err(invalid)?;
                     }
                     out.send_partial().await?;
                 }
