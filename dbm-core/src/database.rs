@@ -141,7 +141,18 @@ where
         .await
         .map_err(|e| e.with_database(self.name.clone()).with_operation(operation));
         record(&span, operation, started, &result);
+        self.report_operation(operation, started, result.as_ref().err());
         result
+    }
+
+    fn report_operation(&self, operation: &'static str, started: Instant, error: Option<&Error>) {
+        crate::observe::operation(&crate::observe::OperationEvent {
+            db_system: self.dialect.backend().db_system(),
+            db_namespace: &self.name,
+            operation,
+            duration: started.elapsed(),
+            error: error.map(Error::kind),
+        });
     }
 }
 
@@ -195,7 +206,7 @@ fn record(span: &tracing::Span, operation: &str, started: Instant, result: &Resu
             });
         }
         Err(e) => {
-            span.record("error.type", e.kind().as_str());
+            span.record("error.type", e.kind().id());
             span.in_scope(|| tracing::debug!(operation, duration_ms = ms, error = %e, "database operation failed"));
         }
     }
@@ -232,6 +243,8 @@ where
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let span = self.span("query stream");
         let started = Instant::now();
+        let db_system = self.dialect.backend().db_system();
+        let namespace = self.name.clone();
         let task = tokio::spawn(
             async move {
                 use futures_util::StreamExt;
@@ -239,8 +252,12 @@ where
                     .query_stream_raw(&bound.sql, &bound.values)
                     .ready_chunks(512);
                 let mut count = 0u64;
+                let mut error = None;
                 while let Some(batch) = batches.next().await {
                     let failed = batch.iter().any(Result::is_err);
+                    if let Some(Err(e)) = batch.iter().find(|r| r.is_err()) {
+                        error = Some(e.kind());
+                    }
                     count += batch.iter().filter(|r| r.is_ok()).count() as u64;
                     let batch: Vec<_> = batch.into_iter().map(|r| r.map_err(&context)).collect();
                     if tx.send(batch).await.is_err() || failed {
@@ -258,6 +275,13 @@ where
                     rows = count,
                     "database operation finished"
                 );
+                crate::observe::operation(&crate::observe::OperationEvent {
+                    db_system,
+                    db_namespace: &namespace,
+                    operation: "query stream",
+                    duration: started.elapsed(),
+                    error,
+                });
             }
             .instrument(span),
         );
@@ -338,6 +362,7 @@ where
         .instrument(span.clone())
         .await
         .map_err(|e: Error| e.with_database(name).with_operation("transaction"));
+        self.report_operation("transaction", started, result.as_ref().err());
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         span.record("duration_ms", ms);
         span.in_scope(|| match &result {

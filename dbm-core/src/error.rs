@@ -67,6 +67,36 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// The kind as a low-cardinality identifier, for metric labels and the OpenTelemetry
+    /// `error.type` attribute: `query`, `pool_exhausted`, `invalid_argument`...
+    ///
+    /// ```
+    /// use dbm_core::ErrorKind;
+    /// assert_eq!(ErrorKind::PoolExhausted.id(), "pool_exhausted");
+    /// assert_eq!(ErrorKind::Query.id(), "query");
+    /// ```
+    pub fn id(self) -> &'static str {
+        match self {
+            ErrorKind::Configuration => "configuration",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::Query => "query",
+            ErrorKind::Constraint => "constraint",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::PoolExhausted => "pool_exhausted",
+            ErrorKind::Transaction => "transaction",
+            ErrorKind::Migration => "migration",
+            ErrorKind::Parameter => "parameter",
+            ErrorKind::Conversion => "conversion",
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::UnsupportedType => "unsupported_type",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

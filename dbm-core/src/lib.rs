@@ -23,6 +23,7 @@ mod dialect;
 mod driver;
 mod error;
 mod lex;
+mod observe;
 mod outcome;
 mod params;
 mod pool;
@@ -49,6 +50,7 @@ pub use driver::{
 };
 pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use lex::{CompoundRule, SqlSyntax};
+pub use observe::{Observer, ObserverGuard, OperationEvent, WaitEvent, add_observer};
 pub use params::{BoundSql, Params, PlaceholderStyle, bind_named};
 pub use pool::{
     ConnectTarget, ManageConnection, Metric, Pool, PoolConfig, PoolStatus, PooledConnection,

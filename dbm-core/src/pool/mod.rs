@@ -277,6 +277,7 @@ impl<M: ManageConnection> Pool<M> {
                 Err(_) => {
                     shared.lock().timeouts += 1;
                     drop(_waiting);
+                    crate::observe::connection_wait(&shared.config.name, started.elapsed(), true);
                     let status = shared.status();
                     return Err(Error::new(
                         ErrorKind::PoolExhausted,
@@ -295,6 +296,7 @@ impl<M: ManageConnection> Pool<M> {
             }
         };
         let waited = started.elapsed();
+        crate::observe::connection_wait(&shared.config.name, waited, false);
         {
             let mut st = shared.lock();
             st.wait_total += waited;
