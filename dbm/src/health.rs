@@ -1,107 +1,60 @@
-//! Health of one database: connectivity, a test query, timing, migrations, pool.
+//! Health of the configured databases, through `dbm-health`: one database from its
+//! manager, or every database of a configuration in one monitor.
 
-use std::time::Instant;
+use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use dbm_core::{Backend, Params, PoolStatus};
-use serde::Serialize;
+use dbm_core::Result;
+use dbm_health::{Component, HealthMonitor};
 
-use crate::manager::DatabaseManager;
+use crate::config::{Config, DatabaseConfig};
+use crate::manager::{DatabaseManager, build_database};
 
-/// Migration facts in a health report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct MigrationHealth {
-    /// The applied version.
-    pub current_version: Option<String>,
-    /// How many migrations are pending.
-    pub pending: usize,
-    /// How many are recorded as failed.
-    pub failed: usize,
-    /// Problems `validate` would report.
-    pub problems: Vec<String>,
-}
-
-/// The result of [`DatabaseManager::health_check`]. Serialises to JSON for monitoring.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct HealthReport {
-    /// The database name.
-    pub database: String,
-    /// The backend.
-    pub backend: Backend,
-    /// Connectivity and test query both succeeded.
-    pub healthy: bool,
-    /// A connection could be checked out and pinged.
-    pub connectivity: bool,
-    /// `SELECT 1` returned 1.
-    pub test_query: bool,
-    /// Time for checkout, ping and test query, in milliseconds.
-    pub response_time_ms: f64,
-    /// The response took longer than the `health.slow_ms` threshold.
-    pub slow: bool,
-    /// Migration status, when a migrations directory exists and could be read.
-    pub migrations: Option<MigrationHealth>,
-    /// The pool's status after the check.
-    pub pool: PoolStatus,
-    /// When the check ran.
-    pub checked_at: DateTime<Utc>,
-    /// What failed, if anything (never containing credentials).
-    pub error: Option<String>,
-}
-
-pub(crate) async fn check_health(m: &DatabaseManager) -> HealthReport {
-    let started = Instant::now();
-    let db = m.database();
-    let mut connectivity = false;
-    let mut test_query = false;
-    let mut error = None;
-    match db.acquire().await {
-        Ok(mut conn) => match conn.ping().await {
-            Ok(()) => {
-                connectivity = true;
-                match conn.query("SELECT 1 AS ok", &Params::new()).await {
-                    Ok(rows) => {
-                        test_query = rows.first().and_then(|r| r.get::<i64>("ok").ok()) == Some(1);
-                        if !test_query {
-                            error = Some("the test query did not return 1".to_owned());
-                        }
-                    }
-                    Err(e) => error = Some(e.with_database(m.name()).to_string()),
-                }
-            }
-            Err(e) => error = Some(e.with_database(m.name()).to_string()),
-        },
-        Err(e) => error = Some(e.to_string()),
-    }
-    let response_time_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let migrations = if connectivity && m.config().migrations_dir().is_dir() {
-        match m.get_migration_status().await {
-            Ok(s) => Some(MigrationHealth {
-                current_version: s.current_version.clone(),
-                pending: s.pending.len(),
-                failed: s.failed.len(),
-                problems: s.problems().iter().map(ToString::to_string).collect(),
-            }),
-            Err(e) => {
-                error.get_or_insert(e.to_string());
-                None
-            }
-        }
+/// The health component of a database: its pool, its migrations when the directory
+/// exists, and whether it is required.
+pub(crate) fn component(db: Arc<dyn dbm_core::Database>, c: &DatabaseConfig) -> Component {
+    let dir = c.migrations_dir();
+    let component = Component::new(db).required(c.required);
+    if dir.is_dir() {
+        component.migrations(dbm_migrate::Migrator::new(dir, c.name.clone()))
     } else {
-        None
-    };
-    HealthReport {
-        database: m.name().to_owned(),
-        backend: m.backend(),
-        healthy: connectivity && test_query,
-        connectivity,
-        test_query,
-        response_time_ms,
-        slow: response_time_ms > m.config().health_slow.as_secs_f64() * 1000.0,
-        migrations,
-        pool: m.get_pool_status(),
-        checked_at: Utc::now(),
-        error,
+        component
     }
+}
+
+impl DatabaseManager {
+    /// This database as a component of a [`HealthMonitor`] (sharing this handle's pool),
+    /// for an application that serves health for the managers it already holds.
+    pub fn health_component(&self) -> Component {
+        component(self.database(), self.config())
+    }
+}
+
+/// A monitor of every database in `config` (`[health]` settings, each database's
+/// `required` and migrations directory). Each database gets its own pool, opened lazily:
+/// nothing connects until the first check, and a database that is down does not stop the
+/// others from being checked. A database whose settings are invalid is an error.
+///
+#[cfg_attr(feature = "sqlite", doc = "```")]
+#[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let config = dbm::Config::loader()
+///     .toml("[databases.app]\nurl = \"sqlite://app.db\"\n[databases.cache]\nurl = \"sqlite://cache.db\"\nrequired = false\n")
+///     .base_dir(dir.path())
+///     .load()
+///     .unwrap();
+/// let monitor = dbm::health_monitor(&config).unwrap();
+/// let summary = monitor.check().await;
+/// assert_eq!(summary.status, dbm::Status::Healthy);
+/// assert!(!summary.components["cache"].required);
+/// # });
+/// ```
+pub fn health_monitor(config: &Config) -> Result<HealthMonitor> {
+    let settings = config.global()?.health;
+    let mut components = Vec::new();
+    for name in config.database_names() {
+        let c = config.database(&name)?;
+        components.push(component(build_database(&c)?, &c));
+    }
+    Ok(HealthMonitor::new(components, settings))
 }

@@ -19,7 +19,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Features: `sqlite` (default), `postgres`, `cli` (the `cargo xtask` commands).
+//! Features: `sqlite` (default), `postgres`, `mssql`, `cli` (the `cargo xtask` commands),
+//! `http` (health probes and metrics served over HTTP, see [`router`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -34,8 +35,14 @@ pub use config::{
     ACCEPTED_URLS, CONFIG_FILE, Config, ConfigLoader, DEFAULT_ENVIRONMENT, DatabaseConfig,
     GlobalSettings, Origin, SettingReport, detect_backend, redact_url, url_env_var,
 };
+pub use dbm_health::{
+    Component, DatabaseHealth, Format, HealthMonitor, HealthSettings, HealthSummary, Metrics,
+    MigrationDetails, Readiness, SchemaState, Status, check_database,
+};
+#[cfg(feature = "http")]
+pub use dbm_health::{HealthService, router, serve, shutdown_signal};
 pub use drivers::{driver_for, drivers};
-pub use health::{HealthReport, MigrationHealth};
+pub use health::health_monitor;
 pub use manager::{DatabaseManager, build_database};
 pub use secrecy::{ExposeSecret, SecretString};
 

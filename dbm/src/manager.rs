@@ -10,11 +10,11 @@ use dbm_core::{
     Backend, Database, Params, PoolConfig, PoolStatus, Result, RowStream, Rows, Statement,
     Transaction,
 };
+use dbm_health::{DatabaseHealth, check_database};
 use dbm_migrate::{MigrateReport, MigrationStatus, Migrator, RepairReport, Version};
 use tokio::sync::OnceCell;
 
 use crate::config::{Config, DatabaseConfig, Identity, check_name};
-use crate::health::{HealthReport, check_health};
 
 /// Pools are shared by everything that identifies the connection, never by name alone.
 type RegistryKey = Identity;
@@ -358,9 +358,15 @@ impl DatabaseManager {
         self.inner.db.pool_status()
     }
 
-    /// Connectivity, a test query, response time, migration status and pool status.
-    pub async fn health_check(&self) -> HealthReport {
-        check_health(self).await
+    /// Connectivity, a test query, response time, pool utilisation and migration state,
+    /// with a status by the `[health]` thresholds (never panics; bounded by
+    /// `[health] timeout_ms`).
+    pub async fn health_check(&self) -> DatabaseHealth {
+        let c = self.config();
+        let migrator = c.migrations_dir().is_dir().then(|| self.migrator());
+        let mut h = check_database(self.database().as_ref(), migrator.as_ref(), &c.health).await;
+        h.required = c.required;
+        h
     }
 
     /// Closes the pool now (idle connections at once, busy ones when returned) and stops

@@ -335,19 +335,24 @@ async fn health_check_reports_connectivity_timing_and_migrations() {
     let (_dir, config) = project("");
     let db = DatabaseManager::open_with(&config, "app").await.unwrap();
     let h = db.health_check().await;
-    assert!(h.healthy && h.connectivity && h.test_query, "{h:?}");
+    // A pending migration: reachable and answering, but degraded.
+    assert_eq!(h.status, dbm::Status::Degraded, "{h:?}");
+    assert!(h.connection && h.query_test, "{h:?}");
     assert!(h.response_time_ms > 0.0);
+    assert_eq!(h.migration_status, dbm::SchemaState::Pending);
     let m = h.migrations.as_ref().unwrap();
-    assert_eq!((m.pending, m.current_version.as_deref()), (1, None));
+    assert_eq!((m.pending.len(), m.current_version.as_deref()), (1, None));
     let json = serde_json::to_value(&h).unwrap();
-    assert_eq!(json["database"], "app");
+    assert_eq!(json["database_name"], "app");
     assert_eq!(json["backend"], "sqlite");
-    assert!(json["checked_at"].is_string());
+    assert!(json["timestamp"].as_str().unwrap().ends_with('Z'));
     assert_eq!(json["pool"]["pool_size"], 2);
+    db.run_migrations(None).await.unwrap();
+    assert_eq!(db.health_check().await.status, dbm::Status::Healthy);
 
     db.close().await;
     let h = db.health_check().await;
-    assert!(!h.healthy);
+    assert_eq!(h.status, dbm::Status::Unhealthy);
     assert!(h.error.unwrap().contains("closed"));
 }
 

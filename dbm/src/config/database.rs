@@ -9,6 +9,7 @@ use dbm_core::{
     Backend, ConnectSettings, Driver, DriverOptions, DriverSettings, Error, KeyKind, Result,
     RetryPolicy, SettingValue,
 };
+use dbm_health::HealthSettings;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
@@ -60,8 +61,11 @@ pub struct DatabaseConfig {
     pub read_only: bool,
     /// Retry policy of the `*_with_retry` methods.
     pub retry: RetryPolicy,
-    /// A health check slower than this reports `slow`.
-    pub health_slow: Duration,
+    /// Health check thresholds (`[health]`).
+    pub health: HealthSettings,
+    /// Whether this database being unhealthy fails the overall health (`required = true`,
+    /// the default) or only degrades it.
+    pub required: bool,
     /// The directory relative paths resolve against: the migrations directory, and (when
     /// the URL was read; see [`DatabaseConfig::relocate`]) a SQLite file.
     pub base_dir: PathBuf,
@@ -139,7 +143,8 @@ impl DatabaseConfig {
             auto_migrate: false,
             read_only: false,
             retry: RetryPolicy::default(),
-            health_slow: Duration::from_secs(1),
+            health: HealthSettings::default(),
+            required: true,
             base_dir: PathBuf::from("."),
             source: None,
             environment: super::DEFAULT_ENVIRONMENT.to_owned(),
@@ -590,19 +595,23 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
         d.migrations_dir().display().to_string(),
         e.map(|e| &e.origin),
     );
-    for flag in ["auto_migrate", "read_only"] {
+    for (flag, default) in [
+        ("auto_migrate", false),
+        ("read_only", false),
+        ("required", true),
+    ] {
         let (k, e) = get(flag);
-        let v = c.boolean(&k, e)?.unwrap_or(false);
-        if flag == "auto_migrate" {
-            d.auto_migrate = v;
-        } else {
-            d.read_only = v;
+        let v = c.boolean(&k, e)?.unwrap_or(default);
+        match flag {
+            "auto_migrate" => d.auto_migrate = v,
+            "read_only" => d.read_only = v,
+            _ => d.required = v,
         }
         note(flag, v.to_string(), e.map(|e| &e.origin));
     }
     let global = c.global()?;
     d.retry = global.retry;
-    d.health_slow = global.health_slow;
+    d.health = global.health;
     d.origins = origins;
     Ok(d)
 }

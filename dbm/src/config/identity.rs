@@ -42,7 +42,13 @@ impl DatabaseConfig {
             usage: (
                 self.migrations_dir(),
                 self.auto_migrate,
-                self.health_slow,
+                (
+                    self.health.slow,
+                    self.health.pool_degraded_percent.to_bits(),
+                    self.health.timeout,
+                    self.health.cache,
+                    self.required,
+                ),
                 (
                     r.max_attempts,
                     r.initial_backoff,
@@ -73,6 +79,9 @@ pub(crate) fn check_name(name: &str) -> Result<()> {
     )
 }
 
+/// Health thresholds (slow, pool percent as bits, timeout, cache) and `required`.
+type HealthKey = (Duration, u64, Duration, Duration, bool);
+
 /// See [`DatabaseConfig::identity`]. Holds secrets: `Debug` shows the name only.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Identity {
@@ -91,7 +100,7 @@ pub(crate) struct Identity {
     usage: (
         PathBuf,
         bool,
-        Duration,
+        HealthKey,
         (u32, Duration, Duration, u64, bool),
     ),
 }

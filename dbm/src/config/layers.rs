@@ -31,6 +31,7 @@ pub(crate) const DATABASE_KEYS: &[&str] = &[
     "migrations",
     "auto_migrate",
     "read_only",
+    "required",
 ];
 
 pub(crate) const RETRY_KEYS: &[&str] = &[
@@ -41,7 +42,8 @@ pub(crate) const RETRY_KEYS: &[&str] = &[
     "jitter",
 ];
 
-pub(crate) const HEALTH_KEYS: &[&str] = &["slow_ms"];
+pub(crate) const HEALTH_KEYS: &[&str] =
+    &["slow_ms", "pool_degraded_percent", "timeout_ms", "cache_ms"];
 
 /// A configuration value.
 #[derive(Debug, Clone, PartialEq)]

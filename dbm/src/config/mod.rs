@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dbm_core::{Error, Result, RetryPolicy};
+use dbm_health::HealthSettings;
 
 pub use database::{DatabaseConfig, SettingReport};
 pub(crate) use identity::{Identity, check_name};
@@ -37,8 +38,8 @@ pub const DEFAULT_ENVIRONMENT: &str = "development";
 pub struct GlobalSettings {
     /// Retry policy of the `*_with_retry` methods.
     pub retry: RetryPolicy,
-    /// A health check slower than this reports `slow = true`.
-    pub health_slow: Duration,
+    /// Health check thresholds and limits (`[health]`).
+    pub health: HealthSettings,
 }
 
 /// The loaded, merged configuration. Databases are resolved and validated by
@@ -319,10 +320,40 @@ impl Config {
         retry.jitter = self
             .boolean("retry.jitter", r("jitter"))?
             .unwrap_or(d.jitter);
-        let health_slow = self
-            .millis("health.slow_ms", self.merged.get("health.slow_ms"))?
-            .unwrap_or(Duration::from_secs(1));
-        Ok(GlobalSettings { retry, health_slow })
+        let h = |k: &str| self.merged.get(&format!("health.{k}"));
+        let d = HealthSettings::default();
+        let mut health = d.clone();
+        health.slow = self
+            .millis("health.slow_ms", h("slow_ms"))?
+            .unwrap_or(d.slow);
+        health.pool_degraded_percent = self
+            .number(
+                "health.pool_degraded_percent",
+                h("pool_degraded_percent"),
+                0.0,
+            )?
+            .unwrap_or(d.pool_degraded_percent);
+        if health.pool_degraded_percent > 100.0 {
+            return Err(self.invalid(
+                "health.pool_degraded_percent",
+                h("pool_degraded_percent"),
+                "must be a percentage from 0 to 100",
+            ));
+        }
+        health.timeout = self
+            .millis("health.timeout_ms", h("timeout_ms"))?
+            .unwrap_or(d.timeout);
+        if health.timeout.is_zero() {
+            return Err(self.invalid(
+                "health.timeout_ms",
+                h("timeout_ms"),
+                "must be more than 0 milliseconds",
+            ));
+        }
+        health.cache = self
+            .millis("health.cache_ms", h("cache_ms"))?
+            .unwrap_or(d.cache);
+        Ok(GlobalSettings { retry, health })
     }
 
     /// Describes where `key` was set, for error messages.
@@ -438,5 +469,7 @@ impl Config {
     }
 }
 
+#[cfg(test)]
+mod health_tests;
 #[cfg(test)]
 mod tests;
