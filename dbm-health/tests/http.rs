@@ -1,5 +1,5 @@
 //! The probe and metrics routes, served on an ephemeral port and called with a real HTTP
-//! client (hyper), over real databases: SQLite files, and a PostgreSQL URL whose port
+//! client (hyper, `dbm_testing::http_get`), over real databases: SQLite files, and a PostgreSQL URL whose port
 //! nobody listens on.
 
 use std::net::SocketAddr;
@@ -9,8 +9,7 @@ use std::time::Duration;
 use dbm_core::{ConnectSettings, Database, Driver, DriverSettings, Params, PoolConfig};
 use dbm_health::{Component, HealthMonitor, HealthService, HealthSettings, Metrics};
 use dbm_migrate::Migrator;
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
+use dbm_testing::{HttpReply, http_get};
 use serde_json::Value as Json;
 
 fn open(driver: &'static dyn Driver, name: &str, url: &str) -> Arc<dyn Database> {
@@ -81,8 +80,8 @@ impl Server {
         )
     }
 
-    async fn get(&self, path: &str) -> Reply {
-        get(self.addr, path, None).await
+    async fn get(&self, path: &str) -> HttpReply {
+        http_get(self.addr, path, None).await
     }
 
     async fn stop(mut self) {
@@ -92,48 +91,6 @@ impl Server {
             .expect("the server stops at the shutdown signal")
             .unwrap()
             .unwrap();
-    }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Json {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-async fn get(addr: SocketAddr, path: &str, accept: Option<&str>) -> Reply {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    let mut req = hyper::Request::get(path).header("host", addr.to_string());
-    if let Some(a) = accept {
-        req = req.header("accept", a);
-    }
-    let resp = sender
-        .send_request(req.body(Empty::<Bytes>::new()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        content_type,
-        body: String::from_utf8(body.to_vec()).unwrap(),
     }
 }
 
@@ -414,7 +371,7 @@ async fn metrics_count_operations_and_read_pools_and_health() {
     }
 
     // OpenMetrics when the scraper asks for it.
-    let r = get(
+    let r = http_get(
         server.addr,
         "/metrics",
         Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),

@@ -10,6 +10,7 @@
 //! - [`MockDatabase`] and [`MockConnection`]: mockall mocks of the core traits, for unit
 //!   tests of code that depends on `dbm-core` alone (never a substitute for driver tests).
 //! - [`LogCapture`]: what a process logs, for tests that assert log events.
+//! - Feature `http`: `http_get`, a real HTTP client (hyper) for tests of the health routes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -17,6 +18,8 @@ pub mod conformance;
 #[cfg(feature = "testcontainers")]
 pub mod containers;
 mod fixture;
+#[cfg(feature = "http")]
+mod http;
 mod logs;
 mod mocks;
 #[cfg(feature = "mssql")]
@@ -28,6 +31,8 @@ pub use fixture::{
     POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, TestDb, TestServer, postgres_password,
     postgres_required, require_var, skip, skip_unless_required,
 };
+#[cfg(feature = "http")]
+pub use http::{HttpReply, http_get};
 pub use logs::LogCapture;
 pub use mocks::{MockConnection, MockDatabase};
 

@@ -69,7 +69,9 @@ fn migrate_status_validate_and_health_over_tds() {
     let o = run(&["health", "--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(j["healthy"], true, "{j}");
+    assert_eq!(j["status"], "healthy", "{j}");
+    assert_eq!(j["backend"], "mssql");
+    assert_eq!(j["migration_status"], "up_to_date");
 
     // Nothing printed shows the password.
     for args in [&["status"][..], &["health"][..], &["migrate"][..]] {

@@ -20,6 +20,8 @@ use serde::Serialize;
 use crate::config::{Config, ConfigLoader, DatabaseConfig};
 use crate::manager::{DatabaseManager, build_database};
 
+mod health;
+
 /// The usage text.
 pub const USAGE: &str = "\
 usage: cargo xtask <command> [options]
@@ -32,7 +34,11 @@ commands:
   baseline --version VERSION mark an existing database as being at VERSION
   repair                     remove failed history rows, realign checksums
   new DESCRIPTION [--undo]   create the next V (and U) migration file
-  health                     connectivity, test query, migrations, pool
+  health [--all]             connectivity, test query, migrations, pool (--all: every
+                             database); exit 0 healthy or degraded, 1 unhealthy
+  serve [--bind ADDR]        serve /health, /health/live, /health/ready, /health/NAME and
+                             /metrics for every database (default 127.0.0.1:8080) until
+                             SIGINT or SIGTERM
   config check               every database's effective settings and where each came from
 
 options:
@@ -41,6 +47,8 @@ options:
   --dir DIR         migrations directory (default: migrations/NAME)
   --json            machine-readable output
   --out-of-order    (migrate) also apply versions older than the current one
+  --all             (health) every database in dbm.toml
+  --bind ADDR       (serve) the address to listen on; port 0 picks a free one
 ";
 
 #[derive(Debug, Default)]
@@ -55,6 +63,8 @@ struct Args {
     version: Option<String>,
     undo: bool,
     out_of_order: bool,
+    all: bool,
+    bind: Option<String>,
 }
 
 fn usage_error(msg: impl Into<String>) -> Error {
@@ -84,6 +94,8 @@ fn parse(args: Vec<String>) -> Result<Args> {
             "--json" => a.json = true,
             "--undo" => a.undo = true,
             "--out-of-order" => a.out_of_order = true,
+            "--all" => a.all = true,
+            "--bind" => a.bind = Some(value("--bind")?),
             "-h" | "--help" => a.command = "help".to_owned(),
             f if f.starts_with('-') && f.len() > 1 => {
                 return Err(usage_error(format!("unknown option `{f}`")));
@@ -207,6 +219,15 @@ async fn execute(args: Args, loader: Option<ConfigLoader>, out: &mut dyn Write) 
     }
     if args.command == "config" {
         return config_check(&args, &config, out);
+    }
+    if args.command == "health" && args.all {
+        return health::all(&args, &config, out).await;
+    }
+    if args.command == "serve" {
+        if let Some(extra) = args.positional.first() {
+            return Err(usage_error(format!("unexpected argument `{extra}`")));
+        }
+        return health::serve(&args, &config, out).await;
     }
     let known = [
         "migrate", "status", "validate", "rollback", "baseline", "repair", "health",
@@ -334,25 +355,7 @@ async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Resu
                 }
             }
         }
-        "health" => {
-            let h = db.health_check().await;
-            if args.json {
-                emit(out, &h)?;
-            } else {
-                writeln!(
-                    out,
-                    "{name}: {} ({:.1} ms){}",
-                    if h.healthy { "healthy" } else { "UNHEALTHY" },
-                    h.response_time_ms,
-                    h.error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default()
-                )
-                .map_err(io)?;
-            }
-            return Ok(if h.healthy { 0 } else { 1 });
-        }
+        "health" => return health::one(args, db, out).await,
         _ => unreachable!("checked in execute"),
     }
     Ok(0)
