@@ -2,6 +2,7 @@
 //! database-client names translated to Prometheus form, rendered by `prometheus-client`.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
@@ -85,26 +86,62 @@ impl Format {
     }
 }
 
-/// What the observer records, shared with the registry's families.
+/// A database's series handles: (db_system, operation, histogram) and its wait histogram.
+#[derive(Debug, Default)]
+struct Series {
+    operations: Vec<(&'static str, &'static str, Histogram)>,
+    wait: Option<Histogram>,
+}
+
+/// What the observer records, shared with the registry's families. Each series is looked
+/// up in the family once; afterwards a database's handles are found by its name without
+/// building label sets (no allocation per operation).
 #[derive(Debug)]
 struct Recorder {
     operations: Family<Labels3, Histogram>,
     errors: Family<Labels4, Counter>,
     waits: Family<Labels1, Histogram>,
+    series: RwLock<HashMap<String, Series>>,
+}
+
+impl Recorder {
+    fn labels(e: &OperationEvent<'_>) -> Labels3 {
+        [
+            ("db_system", Cow::Borrowed(e.db_system)),
+            ("db_namespace", Cow::Owned(e.db_namespace.to_owned())),
+            ("db_operation_name", Cow::Borrowed(e.operation)),
+        ]
+    }
 }
 
 impl Observer for Recorder {
     fn operation(&self, e: &OperationEvent<'_>) {
-        let labels: Labels3 = [
-            ("db_system", Cow::Borrowed(e.db_system)),
-            ("db_namespace", Cow::Owned(e.db_namespace.to_owned())),
-            ("db_operation_name", Cow::Borrowed(e.operation)),
-        ];
-        self.operations
-            .get_or_create(&labels)
-            .observe(e.duration.as_secs_f64());
+        let seconds = e.duration.as_secs_f64();
+        let known = {
+            let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
+            series
+                .get(e.db_namespace)
+                .and_then(|s| {
+                    s.operations
+                        .iter()
+                        .find(|(sys, op, _)| *sys == e.db_system && *op == e.operation)
+                })
+                .map(|(_, _, h)| h.observe(seconds))
+                .is_some()
+        };
+        if !known {
+            let h = self.operations.get_or_create_owned(&Self::labels(e));
+            h.observe(seconds);
+            self.series
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(e.db_namespace.to_owned())
+                .or_default()
+                .operations
+                .push((e.db_system, e.operation, h));
+        }
         if let Some(kind) = e.error {
-            let [a, b, c] = labels;
+            let [a, b, c] = Self::labels(e);
             self.errors
                 .get_or_create(&[a, b, c, ("error_type", Cow::Borrowed(kind.id()))])
                 .inc();
@@ -112,9 +149,27 @@ impl Observer for Recorder {
     }
 
     fn connection_wait(&self, e: &WaitEvent<'_>) {
-        self.waits
-            .get_or_create(&[("db_namespace", Cow::Owned(e.pool.to_owned()))])
-            .observe(e.waited.as_secs_f64());
+        let seconds = e.waited.as_secs_f64();
+        let known = {
+            let series = self.series.read().unwrap_or_else(PoisonError::into_inner);
+            series
+                .get(e.pool)
+                .and_then(|s| s.wait.as_ref())
+                .map(|h| h.observe(seconds))
+                .is_some()
+        };
+        if !known {
+            let h = self
+                .waits
+                .get_or_create_owned(&[("db_namespace", Cow::Owned(e.pool.to_owned()))]);
+            h.observe(seconds);
+            self.series
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(e.pool.to_owned())
+                .or_default()
+                .wait = Some(h);
+        }
     }
 }
 
@@ -173,6 +228,7 @@ impl Metrics {
             operations: Family::new_with_constructor(|| Histogram::new(BUCKETS)),
             errors: Family::default(),
             waits: Family::new_with_constructor(|| Histogram::new(BUCKETS)),
+            series: RwLock::new(HashMap::new()),
         });
         let sources = Arc::new(Sources::default());
         let mut registry = Registry::default();
