@@ -120,9 +120,6 @@ fn failures_exit_non_zero_with_a_one_line_cause() {
             &["migrate", "--database", "nope"],
             "database `nope` is not configured",
         ),
-        (&["rollback"], "rollback needs --to VERSION"),
-        (&["frobnicate"], "unknown command `frobnicate`"),
-        (&["status", "--colour"], "unknown option `--colour`"),
         (
             &["status", "--url", "redis://:hunter2@h"],
             "unknown database URL scheme `redis`",
@@ -138,6 +135,43 @@ fn failures_exit_non_zero_with_a_one_line_cause() {
             "{args:?}: {err}"
         );
         assert!(!err.contains("hunter2"), "{err}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_with_clap_usage_and_suggestions() {
+    let p = project();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["rollback"],
+            "the following required arguments were not provided:\n  --to <VERSION>",
+        ),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (&["migrat"], "tip: a similar subcommand exists: 'migrate'"),
+        (
+            &["status", "--jsn"],
+            "tip: a similar argument exists: '--json'",
+        ),
+        (
+            &["status", "--colour"],
+            "unexpected argument '--colour' found",
+        ),
+        (&["completions", "tcsh"], "invalid value 'tcsh'"),
+    ];
+    for (args, needle) in cases {
+        let o = xtask(p.path(), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.starts_with("error: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.trim_end()
+                .ends_with("For more information, try '--help'."),
+            "{args:?}: {err}"
+        );
+        assert!(stdout(&o).is_empty());
     }
 }
 

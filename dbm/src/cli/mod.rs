@@ -1,12 +1,10 @@
-//! The commands behind `cargo xtask`: migrate, status, validate, rollback, baseline,
-//! repair, new, health. Kept in the library so any project gets them with a five-line
-//! xtask of its own:
+//! The commands behind the `dbm` binary and `cargo xtask`: migrate, status, validate,
+//! rollback, baseline, repair, new, health, serve, config check, completions. Kept in the
+//! library so any project gets them with a five-line xtask of its own:
 //!
 //! ```no_run
-//! #[tokio::main(flavor = "current_thread")]
-//! async fn main() -> std::process::ExitCode {
-//!     let code = dbm::cli::run(std::env::args().skip(1), &mut std::io::stdout(), &mut std::io::stderr()).await;
-//!     std::process::ExitCode::from(code)
+//! fn main() -> std::process::ExitCode {
+//!     dbm::cli::main("cargo xtask")
 //! }
 //! ```
 
@@ -20,36 +18,10 @@ use serde::Serialize;
 use crate::config::{Config, ConfigLoader, DatabaseConfig};
 use crate::manager::{DatabaseManager, build_database};
 
+mod args;
 mod health;
 
-/// The usage text.
-pub const USAGE: &str = "\
-usage: cargo xtask <command> [options]
-
-commands:
-  migrate [--to VERSION]     apply pending migrations (up to VERSION)
-  status                     applied, pending, failed, edited, missing migrations
-  validate                   fail if any migration is edited, missing, failed or out of order
-  rollback --to VERSION      run undo files, newest first, down to VERSION
-  baseline --version VERSION mark an existing database as being at VERSION
-  repair                     remove failed history rows, realign checksums
-  new DESCRIPTION [--undo]   create the next V (and U) migration file
-  health [--all]             connectivity, test query, migrations, pool (--all: every
-                             database); exit 0 healthy or degraded, 1 unhealthy
-  serve [--bind ADDR]        serve /health, /health/live, /health/ready, /health/NAME and
-                             /metrics for every database (default 127.0.0.1:8080) until
-                             SIGINT or SIGTERM
-  config check               every database's effective settings and where each came from
-
-options:
-  --database NAME   the database in dbm.toml (default: the only one, else `app`)
-  --url URL         use this database instead of the configured one
-  --dir DIR         migrations directory (default: migrations/NAME)
-  --json            machine-readable output
-  --out-of-order    (migrate) also apply versions older than the current one
-  --all             (health) every database in dbm.toml
-  --bind ADDR       (serve) the address to listen on; port 0 picks a free one
-";
+use args::{Cli, Command, ConfigAction};
 
 #[derive(Debug, Default)]
 struct Args {
@@ -68,53 +40,123 @@ struct Args {
 }
 
 fn usage_error(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Configuration, msg).with_hint("run `cargo xtask help` for usage")
+    Error::new(ErrorKind::Configuration, msg).with_hint("run with --help for usage")
 }
 
-fn parse(args: Vec<String>) -> Result<Args> {
-    let mut a = Args::default();
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
+impl From<Cli> for Args {
+    fn from(cli: Cli) -> Self {
+        let mut a = Args {
+            command: cli.command.name().to_owned(),
+            database: cli.database,
+            url: cli.url,
+            dir: cli.dir,
+            json: cli.json,
+            ..Args::default()
         };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| usage_error(format!("{name} needs a value")))
-        };
-        match flag.as_str() {
-            "--database" | "-d" => a.database = Some(value("--database")?),
-            "--url" => a.url = Some(value("--url")?),
-            "--dir" => a.dir = Some(PathBuf::from(value("--dir")?)),
-            "--to" => a.to = Some(value("--to")?),
-            "--version" => a.version = Some(value("--version")?),
-            "--json" => a.json = true,
-            "--undo" => a.undo = true,
-            "--out-of-order" => a.out_of_order = true,
-            "--all" => a.all = true,
-            "--bind" => a.bind = Some(value("--bind")?),
-            "-h" | "--help" => a.command = "help".to_owned(),
-            f if f.starts_with('-') && f.len() > 1 => {
-                return Err(usage_error(format!("unknown option `{f}`")));
+        match cli.command {
+            Command::Migrate { to, out_of_order } => {
+                a.to = to;
+                a.out_of_order = out_of_order;
             }
-            _ if a.command.is_empty() => a.command = arg,
-            _ => a.positional.push(arg),
+            Command::Rollback { to } => a.to = Some(to),
+            Command::Baseline { version } => a.version = Some(version),
+            Command::New { description, undo } => {
+                a.positional = description;
+                a.undo = undo;
+            }
+            Command::Health { all } => a.all = all,
+            Command::Serve { bind } => a.bind = Some(bind),
+            Command::Config {
+                action: ConfigAction::Check,
+            } => a.positional = vec!["check".to_owned()],
+            Command::Status | Command::Validate | Command::Repair | Command::Completions { .. } => {
+            }
         }
+        a
     }
-    Ok(a)
+}
+
+/// Runs the program: logging set up from `DBM_LOG`, a runtime, the command line of this
+/// process under the name `bin` (`dbm`, `cargo xtask`), and the exit code.
+pub fn main(bin: &str) -> std::process::ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run_as(
+        bin,
+        std::env::args().skip(1),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    ));
+    std::process::ExitCode::from(code)
+}
+
+/// Logs to stderr, filtered by `DBM_LOG`: a level (`info`) or `tracing_subscriber`
+/// `EnvFilter` directives (`dbm=debug,sqlx=warn`); warnings only when unset. An invalid
+/// value is reported and the default used. Colour only when stderr is a terminal and
+/// `NO_COLOR` is unset.
+pub fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+
+    let (filter, bad) = match std::env::var("DBM_LOG") {
+        Ok(v) if !v.trim().is_empty() => match EnvFilter::try_new(&v) {
+            Ok(f) => (f, None),
+            Err(e) => (EnvFilter::new("warn"), Some((v, e))),
+        },
+        _ => (EnvFilter::new("warn"), None),
+    };
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_target(false)
+        .try_init();
+    if let Some((v, e)) = bad {
+        tracing::warn!("DBM_LOG={v:?} is not a level or EnvFilter directive ({e}); using `warn`");
+    }
 }
 
 /// Runs a command line (without the program name), writing results to `out` and the
 /// one-line cause of a failure to `err`. Returns the exit code: 0 success, 1 failure,
 /// 2 usage error. The configuration is this process's ([`Config::load`]).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let (mut out, mut err) = (Vec::new(), Vec::new());
+/// let code = dbm::cli::run(["--version".to_owned()], &mut out, &mut err).await;
+/// assert_eq!(code, 0);
+/// assert_eq!(String::from_utf8(out).unwrap(), format!("dbm {}\n", env!("CARGO_PKG_VERSION")));
+/// let code = dbm::cli::run(["stauts".to_owned()], &mut Vec::new(), &mut err).await;
+/// assert_eq!(code, 2);
+/// assert!(String::from_utf8(err).unwrap().contains("similar subcommand exists: 'status'"));
+/// # });
+/// ```
 pub async fn run<I>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
 where
     I: IntoIterator<Item = String>,
 {
-    run_inner(None, args, out, err).await
+    run_inner("dbm", None, args, out, err).await
+}
+
+/// Like [`run`], with the program called `bin` in help and usage (`cargo xtask`).
+pub async fn run_as<I>(bin: &str, args: I, out: &mut dyn Write, err: &mut dyn Write) -> u8
+where
+    I: IntoIterator<Item = String>,
+{
+    run_inner(bin, None, args, out, err).await
 }
 
 /// Like [`run`], with the configuration `loader` gives instead of this process's
@@ -135,10 +177,11 @@ pub async fn run_with_config<I>(
 where
     I: IntoIterator<Item = String>,
 {
-    run_inner(Some(loader), args, out, err).await
+    run_inner("dbm", Some(loader), args, out, err).await
 }
 
 async fn run_inner<I>(
+    bin: &str,
     loader: Option<ConfigLoader>,
     args: I,
     out: &mut dyn Write,
@@ -147,13 +190,32 @@ async fn run_inner<I>(
 where
     I: IntoIterator<Item = String>,
 {
-    let args = match parse(args.into_iter().collect()) {
-        Ok(a) => a,
+    use clap::{CommandFactory, FromArgMatches};
+
+    let command = Cli::command().bin_name(bin.to_owned());
+    let argv = std::iter::once(bin.to_owned()).chain(args);
+    let parsed = command
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
         Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return 2;
+            // Help and version go to stdout with 0; usage errors to stderr with 2.
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                err.write_all(text.as_bytes())
+            } else {
+                out.write_all(text.as_bytes())
+            };
+            return u8::try_from(e.exit_code()).unwrap_or(2);
         }
     };
+    if let Command::Completions { shell } = cli.command {
+        let mut command = Cli::command();
+        clap_complete::generate(shell, &mut command, "dbm", out);
+        return 0;
+    }
+    let args = Args::from(cli);
     let json = args.json;
     match execute(args, loader, out).await {
         Ok(code) => code,
@@ -206,10 +268,6 @@ fn io(e: std::io::Error) -> Error {
 }
 
 async fn execute(args: Args, loader: Option<ConfigLoader>, out: &mut dyn Write) -> Result<u8> {
-    if args.command.is_empty() || args.command == "help" {
-        write!(out, "{USAGE}").map_err(io)?;
-        return Ok(if args.command.is_empty() { 2 } else { 0 });
-    }
     let config = match loader {
         Some(l) => l.load()?,
         None => Config::load()?,
@@ -224,19 +282,7 @@ async fn execute(args: Args, loader: Option<ConfigLoader>, out: &mut dyn Write) 
         return health::all(&args, &config, out).await;
     }
     if args.command == "serve" {
-        if let Some(extra) = args.positional.first() {
-            return Err(usage_error(format!("unexpected argument `{extra}`")));
-        }
         return health::serve(&args, &config, out).await;
-    }
-    let known = [
-        "migrate", "status", "validate", "rollback", "baseline", "repair", "health",
-    ];
-    if !known.contains(&args.command.as_str()) {
-        return Err(usage_error(format!("unknown command `{}`", args.command)));
-    }
-    if let Some(extra) = args.positional.first() {
-        return Err(usage_error(format!("unexpected argument `{extra}`")));
     }
     let c = resolve(&args, &config)?;
     let db = DatabaseManager::from_database(build_database(&c)?, c);
@@ -362,9 +408,6 @@ async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Resu
 }
 
 fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
-    if args.positional.first().map(String::as_str) != Some("check") || args.positional.len() > 1 {
-        return Err(usage_error("the config command is `config check`"));
-    }
     let mut results = config.check();
     if let Some(name) = &args.database {
         results.retain(|(n, _)| n == name);

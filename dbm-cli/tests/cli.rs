@@ -1,0 +1,163 @@
+//! The installed `dbm` binary as a user runs it: version, help, completions, exit codes,
+//! logging filters, in a project directory on SQLite files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations/app");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("V1__runs.sql"),
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("dbm.toml"),
+        "[databases.app]\nurl = \"sqlite://app.db\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn dbm(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dbm"));
+    c.args(args)
+        .current_dir(dir)
+        .env_remove("DBM_CONFIG")
+        .env_remove("DBM_ENV")
+        .env_remove("DBM_LOG")
+        .env_remove("DATABASE_URL");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let p = project();
+    for flag in ["--version", "-V"] {
+        let o = dbm(p.path(), &[flag], &[]);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(out(&o), format!("dbm {}\n", env!("CARGO_PKG_VERSION")));
+    }
+    let o = dbm(p.path(), &["--help"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        out(&o).contains("Usage: dbm [OPTIONS] <COMMAND>"),
+        "{}",
+        out(&o)
+    );
+    for cmd in ["migrate", "status", "health", "serve", "completions"] {
+        assert!(
+            out(&o).contains(&format!("\n  {cmd} ")),
+            "{cmd}: {}",
+            out(&o)
+        );
+    }
+    // Per-command help, both spellings.
+    for args in [&["rollback", "--help"][..], &["help", "rollback"][..]] {
+        let o = dbm(p.path(), args, &[]);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        let t = out(&o);
+        assert!(
+            t.starts_with("Run undo files, newest first, down to VERSION"),
+            "{t}"
+        );
+        assert!(
+            t.contains("Usage: dbm rollback [OPTIONS] --to <VERSION>"),
+            "{t}"
+        );
+    }
+    // No command: the help, on stderr, exit 2.
+    let o = dbm(p.path(), &[], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("Usage: dbm [OPTIONS] <COMMAND>"));
+}
+
+#[test]
+fn exit_codes() {
+    let p = project();
+    assert_eq!(dbm(p.path(), &["migrate"], &[]).status.code(), Some(0));
+    assert_eq!(dbm(p.path(), &["status"], &[]).status.code(), Some(0));
+    let o = dbm(p.path(), &["status", "--database", "nope"], &[]);
+    assert_eq!(o.status.code(), Some(1), "a runtime failure: {}", err(&o));
+    assert_eq!(err(&o).lines().count(), 1, "{}", err(&o));
+    let o = dbm(p.path(), &["stauts"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("a similar subcommand exists: 'status'"));
+}
+
+#[test]
+fn completions_are_valid_scripts() {
+    let p = project();
+    for shell in ["bash", "zsh", "fish"] {
+        let o = dbm(p.path(), &["completions", shell], &[]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let script = out(&o);
+        assert!(
+            script.contains("dbm") && script.contains("migrate") && script.contains("rollback"),
+            "{shell}"
+        );
+        let file = p.path().join(format!("dbm.{shell}"));
+        std::fs::write(&file, &script).unwrap();
+        // Each shell parses its script without running it, where the shell is installed.
+        let check = Command::new(shell).arg("-n").arg(&file).output();
+        match check {
+            Ok(c) => assert!(
+                c.status.success(),
+                "{shell} -n: {}",
+                String::from_utf8_lossy(&c.stderr)
+            ),
+            Err(e) if shell != "bash" => {
+                if std::env::var("DBM_TEST_REQUIRE_SHELLS").is_ok_and(|v| v == "1") {
+                    panic!("DBM_TEST_REQUIRE_SHELLS=1 and {shell} cannot run: {e}");
+                }
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    format!("skipped: {shell} not installed, its completion script was not parsed (apt-get install zsh fish)\n").as_bytes(),
+                );
+            }
+            Err(e) => panic!("bash: {e}"),
+        }
+    }
+}
+
+#[test]
+fn dbm_log_takes_env_filter_directives_and_pipes_get_no_colour() {
+    let p = project();
+    let o = dbm(
+        p.path(),
+        &["migrate"],
+        &[("DBM_LOG", "warn,dbm_migrate=info")],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let e = err(&o);
+    assert!(e.contains("migration run started"), "{e}");
+    assert!(
+        !e.contains("connection pool created"),
+        "dbm_core stays at warn: {e}"
+    );
+    assert!(!e.contains('\u{1b}'), "no escape codes into a pipe: {e:?}");
+
+    let o = dbm(p.path(), &["status"], &[("DBM_LOG", "info")]);
+    assert!(err(&o).contains("connection pool created"), "{}", err(&o));
+
+    let o = dbm(p.path(), &["status"], &[("DBM_LOG", "dbm=loud")]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        err(&o).contains("DBM_LOG=\"dbm=loud\" is not a level or EnvFilter directive"),
+        "{}",
+        err(&o)
+    );
+}
