@@ -161,3 +161,71 @@ fn dbm_log_takes_env_filter_directives_and_pipes_get_no_colour() {
         err(&o)
     );
 }
+
+#[test]
+fn progress_lines_arrive_while_a_slow_migration_runs() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let p = project();
+    let m = p.path().join("migrations/app");
+    // About a second or more of work in one statement.
+    std::fs::write(
+        m.join("V2__slow_backfill.sql"),
+        "CREATE TABLE slow AS WITH RECURSIVE c(x) AS \
+         (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c;\n",
+    )
+    .unwrap();
+    std::fs::write(m.join("V3__last.sql"), "CREATE TABLE last (x INTEGER);\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbm"))
+        .arg("migrate")
+        .current_dir(p.path())
+        .env_remove("DBM_CONFIG")
+        .env_remove("DBM_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines() {
+            let _ = tx.send((Instant::now(), l.unwrap()));
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("a progress line")
+    };
+    assert_eq!(next().1, "app: applying 3 migration(s)");
+    assert_eq!(next().1, "[1/3] 1 runs: started");
+    assert!(next().1.starts_with("[1/3] 1 runs: done in "));
+    let (at, started) = next();
+    assert_eq!(started, "[2/3] 2 slow backfill: started");
+    // Read while the statement runs: the process has not finished.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the start of V2 must be reported before the run ends"
+    );
+    let (done_at, done) = next();
+    assert!(
+        done.starts_with("[2/3] 2 slow backfill: done in "),
+        "{done}"
+    );
+    assert!(
+        done_at - at >= Duration::from_millis(200),
+        "the done line came {:?} after the start line",
+        done_at - at
+    );
+    assert_eq!(next().1, "[3/3] 3 last: started");
+    assert!(next().1.starts_with("[3/3] 3 last: done in "));
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(
+        stdout.starts_with("app: applied 3 migration(s)"),
+        "{stdout}"
+    );
+}

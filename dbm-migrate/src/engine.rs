@@ -1,12 +1,14 @@
 //! The migration engine: migrate, status, validate, rollback, baseline, repair.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dbm_core::{Connection, Error, ErrorKind, Result};
 use serde::Serialize;
 
 use crate::history::{History, HistoryRow, NewRow, RowType};
+use crate::progress::{MigrationProgress, Progress};
 use crate::source::{Migration, MigrationSet, load_dir};
 use crate::status::{MigrationStatus, Problem, ProblemKind, compute, effective, locate_stops};
 use crate::version::Version;
@@ -75,6 +77,7 @@ pub struct Migrator {
     lock_wait: Duration,
     installed_by: String,
     out_of_order: bool,
+    progress: Option<Arc<dyn MigrationProgress>>,
 }
 
 impl Migrator {
@@ -91,6 +94,7 @@ impl Migrator {
             lock_wait: Duration::from_secs(300),
             installed_by,
             out_of_order: false,
+            progress: None,
         }
     }
 
@@ -115,6 +119,13 @@ impl Migrator {
     /// Applies migrations older than the current version instead of refusing.
     pub fn out_of_order(mut self, allow: bool) -> Self {
         self.out_of_order = allow;
+        self
+    }
+
+    /// Reports each file of a `migrate` or `rollback` run to `progress` as it starts and
+    /// ends.
+    pub fn progress(mut self, progress: Arc<dyn MigrationProgress>) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -273,17 +284,30 @@ impl Migrator {
         );
         let mut applied = Vec::new();
         let mut current = status.current_version.clone();
-        for m in todo {
+        let of = todo.len();
+        self.report(Progress::RunStarted {
+            database: &self.database,
+            pending: of,
+            undo: false,
+        });
+        for (i, m) in todo.into_iter().enumerate() {
             let ms = self
-                .apply(
+                .apply_reported(
                     conn,
                     &history,
                     m,
                     RowType::Sql,
                     &applied,
                     current.as_deref(),
+                    (i + 1, of),
                 )
-                .await?;
+                .await
+                .inspect_err(|_| {
+                    self.report(Progress::RunFinished {
+                        done: applied.len(),
+                        duration: run_started.elapsed(),
+                    })
+                })?;
             tracing::info!(
                 db.namespace = %self.database,
                 version = %m.version,
@@ -306,6 +330,10 @@ impl Migrator {
             duration_ms = run_started.elapsed().as_millis() as u64,
             "migration run finished"
         );
+        self.report(Progress::RunFinished {
+            done: applied.len(),
+            duration: run_started.elapsed(),
+        });
         Ok(MigrateReport {
             database: self.database.clone(),
             applied,
@@ -357,18 +385,32 @@ impl Migrator {
         }
         let mut undone = Vec::new();
         let mut current = compute(&self.database, set, &rows).current_version;
-        for (v, _) in to_undo {
+        let of = to_undo.len();
+        let run_started = Instant::now();
+        self.report(Progress::RunStarted {
+            database: &self.database,
+            pending: of,
+            undo: true,
+        });
+        for (i, (v, _)) in to_undo.into_iter().enumerate() {
             let u = &set.undo[v];
             let ms = self
-                .apply(
+                .apply_reported(
                     conn,
                     &history,
                     u,
                     RowType::UndoSql,
                     &undone,
                     current.as_deref(),
+                    (i + 1, of),
                 )
-                .await?;
+                .await
+                .inspect_err(|_| {
+                    self.report(Progress::RunFinished {
+                        done: undone.len(),
+                        duration: run_started.elapsed(),
+                    })
+                })?;
             tracing::info!(
                 db.namespace = %self.database,
                 version = %v,
@@ -388,6 +430,10 @@ impl Migrator {
                 .map(|(ev, _)| ev.to_string())
                 .next_back();
         }
+        self.report(Progress::RunFinished {
+            done: undone.len(),
+            duration: run_started.elapsed(),
+        });
         Ok(MigrateReport {
             database: self.database.clone(),
             applied: undone,

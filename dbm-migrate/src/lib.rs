@@ -17,6 +17,7 @@
 mod engine;
 mod history;
 mod new;
+mod progress;
 mod source;
 mod status;
 mod version;
@@ -24,6 +25,7 @@ mod version;
 pub use engine::{AppliedMigration, MigrateReport, Migrator, RepairReport};
 pub use history::{HistoryRow, RowType};
 pub use new::{new_migration, slug};
+pub use progress::{MigrationProgress, Progress};
 pub use source::{Migration, MigrationKind, MigrationSet, checksum, load_dir, normalize};
 pub use status::{MigrationInfo, MigrationState, MigrationStatus, Problem, ProblemKind, StoppedAt};
 pub use version::Version;

@@ -3,6 +3,8 @@
 
 use std::time::Instant;
 
+use crate::progress::Progress;
+
 use dbm_core::{Connection, Error, ErrorKind, Result, ScriptStatement};
 
 use super::{AppliedMigration, Migrator};
@@ -10,6 +12,46 @@ use crate::history::{History, NewRow, RowType};
 use crate::source::Migration;
 
 impl Migrator {
+    pub(super) fn report(&self, p: Progress<'_>) {
+        if let Some(sink) = &self.progress {
+            sink.report(&p);
+        }
+    }
+
+    /// Applies (or undoes) one file of a run of `of`, reporting its start and end.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn apply_reported(
+        &self,
+        conn: &mut dyn Connection,
+        history: &History,
+        m: &Migration,
+        row_type: RowType,
+        before: &[AppliedMigration],
+        current: Option<&str>,
+        (index, of): (usize, usize),
+    ) -> Result<i64> {
+        self.report(Progress::Started {
+            index,
+            of,
+            version: &m.version,
+            description: &m.description,
+            script: &m.script,
+        });
+        let started = Instant::now();
+        let result = self
+            .apply(conn, history, m, row_type, before, current)
+            .await;
+        self.report(Progress::Finished {
+            index,
+            of,
+            version: &m.version,
+            description: &m.description,
+            duration: started.elapsed(),
+            ok: result.is_ok(),
+        });
+        result
+    }
+
     /// Runs one file and records it; returns its execution time, which includes reading
     /// its statements out of the file.
     pub(super) async fn apply(

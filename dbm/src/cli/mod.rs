@@ -20,6 +20,7 @@ use crate::manager::{DatabaseManager, build_database};
 
 mod args;
 mod health;
+mod progress;
 
 use args::{Cli, Command, ConfigAction};
 
@@ -300,6 +301,7 @@ async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Resu
             let report = db
                 .migrator()
                 .out_of_order(args.out_of_order)
+                .progress(std::sync::Arc::new(progress::Reporter::new()))
                 .migrate(conn.as_mut(), target.as_ref())
                 .await?;
             if args.json {
@@ -357,7 +359,13 @@ async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Resu
                 .to
                 .as_deref()
                 .ok_or_else(|| usage_error("rollback needs --to VERSION"))?;
-            let report = db.rollback_migrations(to).await?;
+            let to: dbm_migrate::Version = to.parse()?;
+            let mut conn = db.database().acquire().await?;
+            let report = db
+                .migrator()
+                .progress(std::sync::Arc::new(progress::Reporter::new()))
+                .rollback(conn.as_mut(), &to)
+                .await?;
             if args.json {
                 emit(out, &report)?;
             } else {
