@@ -229,3 +229,102 @@ fn progress_lines_arrive_while_a_slow_migration_runs() {
         "{stdout}"
     );
 }
+
+fn long_versions_project() -> tempfile::TempDir {
+    let p = project();
+    let m = p.path().join("migrations/app");
+    std::fs::write(
+        m.join(
+            "V2026.11.28.1__a_rather_long_description_that_goes_on_and_on_about_what_it_does.sql",
+        ),
+        "CREATE TABLE b (x INTEGER);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("V20261128123456__timestamped.sql"),
+        "CREATE TABLE c (x INTEGER);\n",
+    )
+    .unwrap();
+    assert!(
+        dbm(p.path(), &["migrate", "--to", "2026.11.28.1"], &[])
+            .status
+            .success()
+    );
+    p
+}
+
+#[test]
+fn the_status_table_stays_aligned_with_long_versions() {
+    let p = long_versions_project();
+    let o = dbm(p.path(), &["status"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    let t = out(&o);
+    let lines: Vec<&str> = t.lines().collect();
+    let header = lines[1];
+    assert!(header.starts_with("VERSION "), "{t}");
+    // `rfind`: "SCRIPT" is also inside "DESCRIPTION".
+    let col = |name: &str| header.rfind(name).unwrap();
+    let rows = &lines[2..5];
+    for (row, version, state) in [
+        (rows[0], "1", "applied"),
+        (rows[1], "2026.11.28.1", "applied"),
+        (rows[2], "20261128123456", "pending"),
+    ] {
+        assert!(row.starts_with(&format!("{version} ")), "{t}");
+        // Every column starts where its header does (char offsets: the ellipsis is one).
+        let chars: Vec<char> = row.chars().collect();
+        let at = |c: usize| chars[c..].iter().collect::<String>();
+        assert!(at(col("STATE")).starts_with(state), "{t}");
+        assert!(
+            at(col("SCRIPT")).starts_with(&format!("V{version}__")),
+            "{t}"
+        );
+        assert_eq!(chars[col("DESCRIPTION") - 1], ' ', "{t}");
+    }
+    assert!(
+        rows[1].contains("a rather long description that goes on and on abo… "),
+        "cut to 50: {t}"
+    );
+    assert!(!t.contains('\u{1b}'), "no colour into a pipe");
+}
+
+/// Runs `dbm status` on a pseudo-terminal (util-linux `script`), so stdout is a terminal.
+fn on_a_terminal(dir: &Path, env: &[(&str, &str)]) -> Option<String> {
+    let mut c = Command::new("script");
+    c.args([
+        "-qec",
+        &format!("{} status", env!("CARGO_BIN_EXE_dbm")),
+        "/dev/null",
+    ])
+    .current_dir(dir)
+    .env_remove("NO_COLOR")
+    .env_remove("DBM_CONFIG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    match c.output() {
+        Ok(o) => Some(out(&o)),
+        Err(e) => {
+            if std::env::var("DBM_TEST_REQUIRE_SHELLS").is_ok_and(|v| v == "1") {
+                panic!("DBM_TEST_REQUIRE_SHELLS=1 and `script` cannot run: {e}");
+            }
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("skipped: `script` (util-linux) not runnable ({e}): terminal colour not checked\n").as_bytes(),
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let p = long_versions_project();
+    let Some(t) = on_a_terminal(p.path(), &[]) else {
+        return;
+    };
+    assert!(t.contains("\u{1b}[32mapplied\u{1b}[0m"), "{t:?}");
+    assert!(t.contains("\u{1b}[33mpending\u{1b}[0m"), "{t:?}");
+    let t = on_a_terminal(p.path(), &[("NO_COLOR", "1")]).unwrap();
+    assert!(t.contains("applied") && !t.contains('\u{1b}'), "{t:?}");
+}

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use dbm_core::{Error, ErrorKind, Result};
-use dbm_migrate::{MigrationInfo, MigrationStatus};
+use dbm_migrate::{MigrationInfo, MigrationState, MigrationStatus};
 use serde::Serialize;
 
 use crate::config::{Config, ConfigLoader, DatabaseConfig};
@@ -21,6 +21,7 @@ use crate::manager::{DatabaseManager, build_database};
 mod args;
 mod health;
 mod progress;
+mod table;
 
 use args::{Cli, Command, ConfigAction};
 
@@ -316,14 +317,15 @@ async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Resu
             } else {
                 writeln!(out, "{name}: applied {} migration(s)", report.applied.len())
                     .map_err(io)?;
+                let mut t = table::table(["VERSION", "DESCRIPTION", "TIME"]);
                 for a in &report.applied {
-                    writeln!(
-                        out,
-                        "  {:<10} {:<40} {} ms",
-                        a.version, a.description, a.execution_time_ms
-                    )
-                    .map_err(io)?;
+                    t.add_row([
+                        a.version.clone(),
+                        table::cut(&a.description, 50),
+                        format!("{} ms", a.execution_time_ms),
+                    ]);
                 }
+                writeln!(out, "{}", table::render(&t)).map_err(io)?;
                 writeln!(
                     out,
                     "{name}: now at version {}",
@@ -468,14 +470,16 @@ fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8>
                 Ok(c) => {
                     let backend = c.backend().to_string();
                     writeln!(out, "\n[{name}] {backend}").map_err(io)?;
+                    let mut t = table::table(["KEY", "VALUE", "ORIGIN", "WHERE"]);
                     for s in &c.origins {
-                        writeln!(
-                            out,
-                            "  {:<18} {:<44} {:<11} {}",
-                            s.key, s.value, s.origin, s.detail
-                        )
-                        .map_err(io)?;
+                        t.add_row([
+                            s.key.clone(),
+                            table::cut(&s.value, 60),
+                            s.origin.clone(),
+                            s.detail.clone(),
+                        ]);
                     }
+                    writeln!(out, "{}", table::render(&t)).map_err(io)?;
                 }
                 Err(e) => writeln!(out, "\n[{name}] INVALID: {e}").map_err(io)?,
             }
@@ -524,6 +528,7 @@ fn new_file(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
 }
 
 fn print_status(out: &mut dyn Write, s: &MigrationStatus) -> Result<()> {
+    use table::Tone;
     writeln!(
         out,
         "database: {}   current version: {}{}",
@@ -548,35 +553,29 @@ fn print_status(out: &mut dyn Write, s: &MigrationStatus) -> Result<()> {
         let vb: Option<dbm_migrate::Version> = b.version.parse().ok();
         va.cmp(&vb)
     });
-    let w_desc = all
-        .iter()
-        .map(|m| m.description.len())
-        .max()
-        .unwrap_or(0)
-        .clamp(11, 40);
-    writeln!(
-        out,
-        "{:<10} {:<w_desc$} {:<14} {:<26} SCRIPT",
-        "VERSION", "DESCRIPTION", "STATE", "INSTALLED ON"
-    )
-    .map_err(io)?;
+    let colour = table::colour();
+    let mut t = table::table(["VERSION", "DESCRIPTION", "STATE", "INSTALLED ON", "SCRIPT"]);
     for m in all {
         let state = serde_json::to_value(m.state)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let desc: String = m.description.chars().take(w_desc).collect();
-        writeln!(
-            out,
-            "{:<10} {:<w_desc$} {:<14} {:<26} {}",
-            m.version,
-            desc,
-            state,
-            m.installed_on.as_deref().unwrap_or("-"),
-            m.script
-        )
-        .map_err(io)?;
+        let tone = match m.state {
+            MigrationState::Applied | MigrationState::Baseline => Tone::Good,
+            MigrationState::Pending
+            | MigrationState::OutOfOrder
+            | MigrationState::BelowBaseline => Tone::Warn,
+            _ => Tone::Bad,
+        };
+        t.add_row([
+            m.version.clone(),
+            table::cut(&m.description, 50),
+            table::paint(&state, tone, colour),
+            m.installed_on.clone().unwrap_or_else(|| "-".to_owned()),
+            m.script.clone(),
+        ]);
     }
+    writeln!(out, "{}", table::render(&t)).map_err(io)?;
     writeln!(
         out,
         "{} applied, {} pending, {} failed, {} edited, {} missing, {} out of order",
