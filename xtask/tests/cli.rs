@@ -335,17 +335,14 @@ fn config_check_shows_origins_masks_secrets_and_fails_when_invalid() {
             .unwrap()
             .clone()
     };
-    let setting = |d: &serde_json::Value, key: &str| {
-        d["settings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["key"] == key)
-            .unwrap()
-            .clone()
-    };
+    // One key per setting, values typed.
+    let setting = |d: &serde_json::Value, key: &str| d["settings"][key].clone();
     let app = db("app");
-    assert_eq!(setting(&app, "pool_size")["value"], "12");
+    assert_eq!(setting(&app, "pool_size")["value"], 12);
+    assert_eq!(setting(&app, "pre_ping")["value"], true);
+    assert_eq!(setting(&app, "recycle")["value"], serde_json::Value::Null);
+    assert_eq!(setting(&app, "pre_ping_skip_ms")["value"], 500);
+    assert!(setting(&app, "timeout")["value"].is_number());
     assert_eq!(setting(&app, "pool_size")["origin"], "environment");
     assert_eq!(setting(&app, "max_overflow")["origin"], "variable");
     assert_eq!(setting(&app, "timeout")["origin"], "file");

@@ -438,7 +438,21 @@ fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8>
                     "name": name,
                     "ok": true,
                     "backend": c.backend(),
-                    "settings": c.origins,
+                    // One key per setting, its value typed.
+                    "settings": c
+                        .origins
+                        .iter()
+                        .map(|s| {
+                            (
+                                s.key.clone(),
+                                serde_json::json!({
+                                    "value": s.typed,
+                                    "origin": s.origin,
+                                    "detail": s.detail,
+                                }),
+                            )
+                        })
+                        .collect::<serde_json::Map<_, _>>(),
                 }),
                 Err(e) => serde_json::json!({ "name": name, "ok": false, "error": e.to_string() }),
             })

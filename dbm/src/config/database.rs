@@ -83,8 +83,14 @@ pub struct DatabaseConfig {
 pub struct SettingReport {
     /// The key, e.g. `pool_size`.
     pub key: String,
-    /// The value as shown (URLs redacted, secrets `***`).
+    /// The value as shown (URLs redacted, secrets `***`, durations as `30s`).
+    #[serde(skip)]
     pub value: String,
+    /// The value with its type, as JSON shows it: numbers as numbers (durations in the
+    /// key's unit: seconds, or milliseconds for `*_ms`), booleans as booleans, `null` for
+    /// none; URLs redacted and secrets `***` as in `value`.
+    #[serde(rename = "value")]
+    pub typed: serde_json::Value,
     /// `default`, `file`, `environment`, `variable` or `secret`.
     pub origin: String,
     /// Where exactly (file and line, variable name, secret reference).
@@ -383,11 +389,12 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
         }
     };
     let mut origins: Vec<SettingReport> = Vec::new();
-    let mut note = |k: &str, value: String, origin: Option<&Origin>| {
+    let mut note = |k: &str, value: Shown, origin: Option<&Origin>| {
         let o = origin.cloned().unwrap_or(Origin::Default);
         origins.push(SettingReport {
             key: k.to_owned(),
-            value,
+            value: value.to_string(),
+            typed: value.json(),
             origin: o.kind().to_owned(),
             detail: o.place(),
         });
@@ -455,7 +462,7 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
         }
     };
     let url_text = url.expose_secret().to_owned();
-    note("url", redact_url(&url_text), Some(&url_origin));
+    note("url", Shown::Text(redact_url(&url_text)), Some(&url_origin));
     let driver = driver_for(&url_text).map_err(|e| {
         Error::config(format!("{} ({})", e.message(), c.origin_note(&url_origin)))
             .with_operation("configure")
@@ -476,9 +483,9 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
                 )
                 .with_hint(format!("accepted URLs: {}", super::ACCEPTED_URLS)));
         }
-        note("type", detected.to_string(), Some(&e.origin));
+        note("type", Shown::Text(detected.to_string()), Some(&e.origin));
     } else {
-        note("type", detected.to_string(), Some(&url_origin));
+        note("type", Shown::Text(detected.to_string()), Some(&url_origin));
     }
 
     check_keys(c, name, driver)?;
@@ -527,21 +534,25 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
             ));
         }
         d.password = Some(secret);
-        note("password", "***".to_owned(), Some(&origin));
+        note("password", Shown::Text("***".to_owned()), Some(&origin));
     }
 
     let (k, e) = get("pool_size");
     if let Some(v) = c.int_in(&k, e, 1, 10_000)? {
         d.pool_size = v as u32;
     }
-    note("pool_size", d.pool_size.to_string(), e.map(|e| &e.origin));
+    note(
+        "pool_size",
+        Shown::Int(d.pool_size.into()),
+        e.map(|e| &e.origin),
+    );
     let (k, e) = get("max_overflow");
     if let Some(v) = c.int_in(&k, e, -1, 100_000)? {
         d.max_overflow = v as i32;
     }
     note(
         "max_overflow",
-        d.max_overflow.to_string(),
+        Shown::Int(d.max_overflow.into()),
         e.map(|e| &e.origin),
     );
     let (k, e) = get("timeout");
@@ -550,21 +561,21 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
     }
     note(
         "timeout",
-        format!("{}s", d.timeout.as_secs_f64()),
+        Shown::Seconds(Some(d.timeout)),
         e.map(|e| &e.origin),
     );
     let (k, e) = get("pre_ping");
     if let Some(v) = c.boolean(&k, e)? {
         d.pre_ping = v;
     }
-    note("pre_ping", d.pre_ping.to_string(), e.map(|e| &e.origin));
+    note("pre_ping", Shown::Bool(d.pre_ping), e.map(|e| &e.origin));
     let (k, e) = get("pre_ping_skip_ms");
     if let Some(v) = c.millis(&k, e)? {
         d.pre_ping_skip = v;
     }
     note(
         "pre_ping_skip_ms",
-        format!("{}", d.pre_ping_skip.as_secs_f64() * 1000.0),
+        Shown::Millis(d.pre_ping_skip),
         e.map(|e| &e.origin),
     );
     for opt in ["recycle", "statement_timeout", "connect_timeout"] {
@@ -580,11 +591,7 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
             "statement_timeout" => d.statement_timeout = v,
             _ => d.connect_timeout = v,
         }
-        note(
-            opt,
-            v.map_or_else(|| "none".to_owned(), |v| format!("{}s", v.as_secs_f64())),
-            e.map(|e| &e.origin),
-        );
+        note(opt, Shown::Seconds(v), e.map(|e| &e.origin));
     }
     let (k, e) = get("migrations");
     if let Some(v) = c.string(&k, e)? {
@@ -592,7 +599,7 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
     }
     note(
         "migrations",
-        d.migrations_dir().display().to_string(),
+        Shown::Text(d.migrations_dir().display().to_string()),
         e.map(|e| &e.origin),
     );
     for (flag, default) in [
@@ -607,7 +614,7 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
             "read_only" => d.read_only = v,
             _ => d.required = v,
         }
-        note(flag, v.to_string(), e.map(|e| &e.origin));
+        note(flag, Shown::Bool(v), e.map(|e| &e.origin));
     }
     let global = c.global()?;
     d.retry = global.retry;
@@ -660,7 +667,7 @@ fn driver_settings(
     c: &Config,
     name: &str,
     driver: &'static dyn Driver,
-    note: &mut impl FnMut(&str, String, Option<&Origin>),
+    note: &mut impl FnMut(&str, Shown, Option<&Origin>),
 ) -> Result<DriverSettings> {
     let mut settings = DriverSettings::new(c.base_dir.clone());
     for spec in driver.keys() {
@@ -680,8 +687,62 @@ fn driver_settings(
             (kind, _) => setting_value(kind, &text, &c.base_dir)
                 .map_err(|why| c.invalid(&full, Some(e), why))?,
         };
-        note(spec.name, value.to_string(), Some(&e.origin));
+        note(spec.name, Shown::of(&value), Some(&e.origin));
         settings = settings.with(spec.name, value);
     }
     Ok(settings)
+}
+
+/// A setting's value for [`SettingReport`]: shown as text, and typed for JSON.
+enum Shown {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    /// A duration set in seconds; `None` for no limit.
+    Seconds(Option<Duration>),
+    /// A duration set in milliseconds.
+    Millis(Duration),
+}
+
+impl Shown {
+    fn of(v: &SettingValue) -> Shown {
+        match v {
+            SettingValue::Bool(b) => Shown::Bool(*b),
+            SettingValue::Duration(d) => Shown::Seconds(Some(*d)),
+            other => Shown::Text(other.to_string()),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Shown::Text(s) => serde_json::Value::from(s.as_str()),
+            Shown::Int(i) => serde_json::Value::from(*i),
+            Shown::Bool(b) => serde_json::Value::from(*b),
+            Shown::Seconds(None) => serde_json::Value::Null,
+            Shown::Seconds(Some(d)) => number(d.as_secs_f64()),
+            Shown::Millis(d) => number(d.as_secs_f64() * 1000.0),
+        }
+    }
+}
+
+/// An integer when the value is whole (`30`, not `30.0`).
+fn number(v: f64) -> serde_json::Value {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        serde_json::Value::from(v as i64)
+    } else {
+        serde_json::Value::from(v)
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shown::Text(s) => f.write_str(s),
+            Shown::Int(i) => write!(f, "{i}"),
+            Shown::Bool(b) => write!(f, "{b}"),
+            Shown::Seconds(None) => f.write_str("none"),
+            Shown::Seconds(Some(d)) => write!(f, "{}s", d.as_secs_f64()),
+            Shown::Millis(d) => write!(f, "{}", d.as_secs_f64() * 1000.0),
+        }
+    }
 }
