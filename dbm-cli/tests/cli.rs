@@ -328,3 +328,71 @@ fn colour_only_on_a_terminal_and_never_with_no_color() {
     let t = on_a_terminal(p.path(), &[("NO_COLOR", "1")]).unwrap();
     assert!(t.contains("applied") && !t.contains('\u{1b}'), "{t:?}");
 }
+
+#[test]
+fn messages_say_what_to_do() {
+    // No dbm.toml anywhere up from here: where it looked, and DBM_CONFIG.
+    let empty = tempfile::tempdir().unwrap();
+    let o = dbm(empty.path(), &["status"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = err(&o);
+    assert!(
+        e.contains(&format!(
+            "no dbm.toml was found in {} or its parents, and DBM_CONFIG is not set",
+            empty.path().display()
+        )),
+        "{e}"
+    );
+    assert!(e.contains("DBM_CONFIG"), "{e}");
+
+    // DATABASE_URL is the default database's URL when there is no config file (sqlx).
+    std::fs::create_dir_all(empty.path().join("migrations/app")).unwrap();
+    let url = format!("sqlite://{}", empty.path().join("from_env.db").display());
+    let o = dbm(empty.path(), &["status"], &[("DATABASE_URL", &url)]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).starts_with("database: app"), "{}", out(&o));
+    let o = dbm(
+        empty.path(),
+        &["config", "check", "--json"],
+        &[("DATABASE_URL", &url)],
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        j["databases"][0]["settings"]["url"]["detail"],
+        "DATABASE_URL"
+    );
+
+    // A missing url_env variable: export it, not a DBM__ override of the key.
+    let p = project();
+    std::fs::write(
+        p.path().join("dbm.toml"),
+        "[databases.app]\nurl = \"sqlite://app.db\"\n[databases.warehouse]\nurl_env = \"WAREHOUSE_URL\"\n",
+    )
+    .unwrap();
+    let o = dbm(p.path(), &["status", "-d", "warehouse"], &[]);
+    let e = err(&o);
+    assert!(
+        e.contains("names the variable WAREHOUSE_URL, which is not set"),
+        "{e}"
+    );
+    assert!(e.contains("export WAREHOUSE_URL=..."), "{e}");
+    assert!(!e.contains("DBM__"), "{e}");
+
+    // A mistyped key: did you mean.
+    std::fs::write(
+        p.path().join("dbm.toml"),
+        "[databases.app]\nurl = \"sqlite://app.db\"\npoolsize = 3\n",
+    )
+    .unwrap();
+    let o = dbm(p.path(), &["status"], &[]);
+    assert!(err(&o).contains("did you mean `pool_size`?"), "{}", err(&o));
+
+    // A bare path given as --url: the SQLite URL for it.
+    let o = dbm(p.path(), &["status", "--url", "./a.db"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("for a SQLite file write `sqlite://./a.db`"),
+        "{}",
+        err(&o)
+    );
+}

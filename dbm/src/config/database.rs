@@ -335,11 +335,18 @@ fn read_secret(c: &Config, name: &str, key: &str, entry: &Entry) -> Result<(Secr
             .cloned()
             .filter(|v| !v.is_empty())
             .ok_or_else(|| {
-                c.invalid(
-                    &full,
-                    Some(entry),
-                    format!("names the variable {reference}, which is not set"),
-                )
+                // The fix is to set that variable, not to override the key.
+                let what = if key == "url_env" {
+                    "the URL"
+                } else {
+                    "the password"
+                };
+                Error::config(format!(
+                    "`{full}` names the variable {reference}, which is not set ({})",
+                    c.origin_note(&entry.origin)
+                ))
+                .with_operation("configure")
+                .with_hint(format!("export {reference}=... ({what} of `{name}`)"))
             })?;
         Ok((
             SecretString::from(value),
@@ -420,10 +427,15 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
                 let msg = if known.iter().any(|n| n == name) {
                     format!("database `{name}` has no url")
                 } else {
-                    let file = c.file.as_ref().map_or_else(
-                        || "no config file was found".to_owned(),
-                        |p| format!("not in {}", p.display()),
-                    );
+                    let file = match (&c.file, &c.searched) {
+                        (Some(p), _) => format!("not in {}", p.display()),
+                        (None, Some(dir)) => format!(
+                            "no {} was found in {} or its parents, and DBM_CONFIG is not set",
+                            super::CONFIG_FILE,
+                            dir.display()
+                        ),
+                        (None, None) => "no config file was given".to_owned(),
+                    };
                     format!(
                         "database `{name}` is not configured ({file}; configured: {})",
                         if known.is_empty() {
@@ -434,7 +446,7 @@ pub(super) fn resolve(c: &Config, name: &str) -> Result<DatabaseConfig> {
                     )
                 };
                 return Err(Error::config(msg).with_operation("configure").with_hint(format!(
-                    "add `[databases.{name}]` with `url`, `url_env` or `url_file` to dbm.toml, or set {var}"
+                    "add `[databases.{name}]` with `url`, `url_env` or `url_file` to dbm.toml (or point DBM_CONFIG at one), or set {var}"
                 )));
             }
             [(k, e)] if *k == "url" => match &e.value {
@@ -645,9 +657,17 @@ fn check_keys(c: &Config, name: &str, driver: &'static dyn Driver) -> Result<()>
             ),
             None => format!("unknown key `{full}`"),
         };
+        let suggestion = super::suggest::did_you_mean(
+            k,
+            POOL_KEYS
+                .iter()
+                .chain(DATABASE_KEYS)
+                .copied()
+                .chain(driver.keys().iter().map(|d| d.name)),
+        );
         let own: Vec<&str> = driver.keys().iter().map(|d| d.name).collect();
         return Err(
-            Error::config(format!("{msg} ({})", c.origin_note(&e.origin)))
+            Error::config(format!("{msg} ({}){suggestion}", c.origin_note(&e.origin)))
                 .with_operation("configure")
                 .with_hint(format!(
                     "a {product} database takes the keys of the README's \"Configuration\"{}",

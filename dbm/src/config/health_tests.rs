@@ -66,7 +66,12 @@ fn bad_health_settings_name_the_key_the_line_and_the_variable() {
         "{e}"
     );
     let e = load("[health]\ncache = 5\n").unwrap_err().to_string();
-    assert!(e.contains("health.cache"), "unknown key refused: {e}");
+    assert!(
+        e.contains("dbm.toml line 2: unknown key `health.cache`; did you mean `cache_ms`?"),
+        "unknown key refused: {e}"
+    );
+    let e = load("[helth]\nslow_ms = 5\n").unwrap_err().to_string();
+    assert!(e.contains("did you mean `health`?"), "{e}");
     let e = load(&format!("{DB}required = \"no\"\n"))
         .unwrap()
         .database("app")

@@ -170,6 +170,16 @@ pub(crate) fn override_var(key: &str) -> String {
 /// Whether `key` (dotted, below the top) is one dbm knows. A database's own keys depend on
 /// its driver (PostgreSQL's `sslmode`): they are checked when that database is resolved,
 /// so that a file naming a database this build has no driver for still loads.
+/// The keys a section takes, for "did you mean".
+pub(crate) fn section_keys(section: &str) -> &'static [&'static str] {
+    match section {
+        "defaults" => POOL_KEYS,
+        "retry" => RETRY_KEYS,
+        "health" => HEALTH_KEYS,
+        _ => &["defaults", "retry", "health", "databases", "env"],
+    }
+}
+
 pub(crate) fn known_key(parts: &[&str]) -> bool {
     match parts {
         ["defaults", k] => POOL_KEYS.contains(k),
@@ -259,7 +269,14 @@ impl Walk<'_> {
                 scalar => {
                     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
                     if !known_key(&refs) {
-                        return Err(self.error(offset, format!("unknown key `{dotted}`")));
+                        let last = refs.last().copied().unwrap_or_default();
+                        let hint = super::suggest::did_you_mean(
+                            last,
+                            section_keys(refs.first().copied().unwrap_or_default())
+                                .iter()
+                                .copied(),
+                        );
+                        return Err(self.error(offset, format!("unknown key `{dotted}`{hint}")));
                     }
                     let value = match scalar {
                         DeValue::String(s) => Scalar::Str(s.to_string()),
@@ -333,7 +350,10 @@ pub(crate) fn parse_file(text: &str, path: &Path) -> Result<FileLayers> {
             ("defaults" | "retry" | "health" | "databases", DeValue::Table(t)) => {
                 base_walk.table(t, std::slice::from_ref(&name), &mut layers.base)?;
             }
-            _ => return Err(base_walk.error(offset, format!("unknown key `{name}`"))),
+            _ => {
+                let hint = super::suggest::did_you_mean(&name, section_keys("").iter().copied());
+                return Err(base_walk.error(offset, format!("unknown key `{name}`{hint}")));
+            }
         }
     }
     Ok(layers)
@@ -409,7 +429,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "load configuration: configuration error: dbm.toml line 4: unknown key `defaults.pool`; hint: see the README, \"Configuration\", for the accepted keys"
+            "load configuration: configuration error: dbm.toml line 4: unknown key `defaults.pool`; did you mean `pool_size`?; hint: see the README, \"Configuration\", for the accepted keys"
         );
         let e =
             parse_file("[env.staging.retry]\nattempts = 3\n", Path::new("dbm.toml")).unwrap_err();

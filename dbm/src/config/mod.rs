@@ -10,6 +10,7 @@
 mod database;
 mod identity;
 mod layers;
+mod suggest;
 mod urls;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,6 +53,8 @@ pub struct Config {
     merged: Layer,
     vars: BTreeMap<String, String>,
     warnings: Vec<String>,
+    /// Where the search for dbm.toml started, when it found none.
+    searched: Option<PathBuf>,
 }
 
 /// Builds a [`Config`] from explicit parts; [`Config::load`] is this with the process's
@@ -205,8 +208,27 @@ impl ConfigLoader {
         }
         let mut vars_layer = parse_vars(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         merged.append(&mut vars_layer);
+        // The sqlx convention: without a config file, DATABASE_URL is the default
+        // database's URL.
+        let no_file = file.is_none() && text.is_none();
+        if no_file
+            && !merged.keys().any(|k| k.starts_with("databases."))
+            && let Some(url) = self
+                .vars
+                .get("DATABASE_URL")
+                .filter(|u| !u.trim().is_empty())
+        {
+            merged.insert(
+                "databases.app.url".to_owned(),
+                Entry {
+                    value: Scalar::Str(url.clone()),
+                    origin: Origin::Variable("DATABASE_URL".to_owned()),
+                },
+            );
+        }
         Ok(Config {
             file,
+            searched: (no_file && self.search).then_some(cwd),
             base_dir,
             environment,
             merged,

@@ -346,13 +346,13 @@ fn validation_errors_name_key_environment_file_line_and_variable() {
     let msg = db_err("[databases.app]\nurl = \"sqlite::memory:\"\npoolsize = 3\n");
     assert!(
         msg.contains(
-            "unknown key `databases.app.poolsize` (file dbm.toml line 3, environment `production`)"
+            "unknown key `databases.app.poolsize` (file dbm.toml line 3, environment `production`); did you mean `pool_size`?"
         ),
         "{msg}"
     );
     let msg = var_err("DBM__DATABASES__APP__POOLSIZE", "3");
     assert!(
-        msg.contains("unknown key `databases.app.poolsize` (set by DBM__DATABASES__APP__POOLSIZE)"),
+        msg.contains("unknown key `databases.app.poolsize` (set by DBM__DATABASES__APP__POOLSIZE); did you mean `pool_size`?"),
         "{msg}"
     );
     // A driver's own keys: checked by kind, and refused on another driver's database.

@@ -14,6 +14,8 @@ pub const ACCEPTED_URLS: &str = "postgres://, postgresql://, mssql://, sqlserver
 /// assert_eq!(dbm::detect_backend("Server=tcp:h,1433;Database=d").unwrap(), Backend::Mssql);
 /// assert_eq!(dbm::detect_backend("sqlite://target/app.db").unwrap(), Backend::Sqlite);
 /// assert!(dbm::detect_backend("mysql://h/db").is_err());
+/// let e = dbm::detect_backend("./a.db").unwrap_err();
+/// assert!(e.to_string().contains("for a SQLite file write `sqlite://./a.db`"));
 /// ```
 pub fn detect_backend(url: &str) -> Result<Backend> {
     let lower = url.trim().to_ascii_lowercase();
@@ -41,7 +43,29 @@ pub fn detect_backend(url: &str) -> Result<Backend> {
             Some(s) => format!("unknown database URL scheme `{s}`"),
             None => "the database URL does not start with a known scheme".to_owned(),
         };
-        return Err(Error::config(msg).with_hint(format!("accepted: {ACCEPTED_URLS}")));
+        // Plainly a file path (it starts like one or has a SQLite file's extension, and has
+        // nothing in it that could be a credential) is most likely a SQLite file: show the
+        // URL for it. Anything else is not echoed: it may be a password pasted by mistake.
+        let t = url.trim();
+        let lower_t = t.to_ascii_lowercase();
+        let path_like = scheme.is_none()
+            && !t.contains([':', '@', ';', '=', '?', '#'])
+            && !t.chars().any(char::is_whitespace)
+            && (["/", "./", "../"].iter().any(|p| t.starts_with(p))
+                || [".db", ".sqlite", ".sqlite3", ".db3"]
+                    .iter()
+                    .any(|e| lower_t.ends_with(e) && lower_t.len() > e.len()));
+        let hint = if path_like {
+            let shown = if t.starts_with('/') || t.starts_with("./") || t.starts_with("../") {
+                t.to_owned()
+            } else {
+                format!("./{t}")
+            };
+            format!("for a SQLite file write `sqlite://{shown}`; accepted: {ACCEPTED_URLS}")
+        } else {
+            format!("accepted: {ACCEPTED_URLS}")
+        };
+        return Err(Error::config(msg).with_hint(hint));
     };
     Ok(backend)
 }
