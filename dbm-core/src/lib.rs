@@ -19,6 +19,7 @@
 
 mod connection;
 mod database;
+mod de;
 mod dialect;
 mod driver;
 mod error;

@@ -270,6 +270,22 @@ impl Rows {
     }
 }
 
+/// `rows[i]`: the row at `i` (panics when out of range, as a slice does; [`Rows::get`] does
+/// not).
+///
+/// ```
+/// use dbm_core::{Column, Columns, Rows, Value};
+/// let mut rows = Rows::new(Columns::new(vec![Column::new("n", "INTEGER")]));
+/// rows.push(vec![Value::Int(5)]);
+/// assert_eq!(rows[0].get::<i64>("n").unwrap(), 5);
+/// ```
+impl std::ops::Index<usize> for Rows {
+    type Output = Row;
+    fn index(&self, index: usize) -> &Row {
+        &self.rows[index]
+    }
+}
+
 impl IntoIterator for Rows {
     type Item = Row;
     type IntoIter = std::vec::IntoIter<Row>;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use dbm_core::{Connection, Error, ErrorKind, Result};
 use serde::Serialize;
 
+use crate::embedded::EmbeddedMigrations;
 use crate::history::{History, HistoryRow, NewRow, RowType};
 use crate::progress::{MigrationProgress, Progress};
 use crate::source::{Migration, MigrationSet, load_dir};
@@ -55,7 +56,14 @@ pub struct RepairReport {
     pub missing: Vec<String>,
 }
 
-/// Runs migrations from one directory against one database.
+/// Where a migrator's files come from.
+#[derive(Debug, Clone)]
+enum Source {
+    Dir(PathBuf),
+    Embedded(EmbeddedMigrations),
+}
+
+/// Runs migrations from one directory (or built into the program) against one database.
 ///
 /// Every operation takes a dedicated connection (`&mut dyn Connection`) and, for the ones
 /// that write, holds the database's migration lock for the whole run, then re-reads the
@@ -71,7 +79,7 @@ pub struct RepairReport {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Migrator {
-    dir: PathBuf,
+    source: Source,
     database: String,
     table: String,
     lock_wait: Duration,
@@ -88,7 +96,7 @@ impl Migrator {
             .or_else(|_| std::env::var("USERNAME"))
             .unwrap_or_else(|_| "dbm".to_owned());
         Migrator {
-            dir: dir.into(),
+            source: Source::Dir(dir.into()),
             database: database.into(),
             table: "schema_version".to_owned(),
             lock_wait: Duration::from_secs(300),
@@ -129,9 +137,30 @@ impl Migrator {
         self
     }
 
-    /// The migrations directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// Migrations built into the program ([`embed_migrations!`](crate::embed_migrations))
+    /// for the database named `database`: the same versions, scripts and checksums as the
+    /// directory they came from, so one history serves both.
+    ///
+    /// ```
+    /// let migrator = dbm_migrate::Migrator::embedded(
+    ///     dbm_migrate::embed_migrations!("tests/fixtures/embedded"),
+    ///     "app",
+    /// );
+    /// assert_eq!(migrator.dir(), None);
+    /// assert_eq!(migrator.load().unwrap().forward.len(), 3);
+    /// ```
+    pub fn embedded(migrations: EmbeddedMigrations, database: impl Into<String>) -> Self {
+        let mut m = Migrator::new(PathBuf::new(), database);
+        m.source = Source::Embedded(migrations);
+        m
+    }
+
+    /// The migrations directory, or `None` for embedded migrations.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.source {
+            Source::Dir(d) => Some(d),
+            Source::Embedded(_) => None,
+        }
     }
 
     fn err(&self, e: Error, operation: &str) -> Error {
@@ -141,7 +170,11 @@ impl Migrator {
 
     /// Reads and checks the files (no database needed).
     pub fn load(&self) -> Result<MigrationSet> {
-        load_dir(&self.dir).map_err(|e| self.err(e, "load migrations"))
+        match &self.source {
+            Source::Dir(d) => load_dir(d),
+            Source::Embedded(e) => e.load(),
+        }
+        .map_err(|e| self.err(e, "load migrations"))
     }
 
     /// Compares files and history. Does not create the history table.

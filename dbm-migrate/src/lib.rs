@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod embedded;
 mod engine;
 mod history;
 mod new;
@@ -22,6 +23,9 @@ mod source;
 mod status;
 mod version;
 
+#[doc(hidden)]
+pub use dbm_migrate_macros::embed_files as __embed_files;
+pub use embedded::EmbeddedMigrations;
 pub use engine::{AppliedMigration, MigrateReport, Migrator, RepairReport};
 pub use history::{HistoryRow, RowType};
 pub use new::{new_migration, slug};

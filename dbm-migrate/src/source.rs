@@ -1,5 +1,6 @@
 //! Reading migration files: names, checksums, directives.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -150,8 +151,8 @@ fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
 }
 
 /// Lists the files below `dir`, as (`relative/name`, path), in name order. Hidden
-/// directories (`.git`) are not entered; a hidden `.sql` file is an error. Directories
-/// reached twice through links are read once.
+/// directories (`.git`) are not entered. Directories reached twice through links are read
+/// once.
 fn collect(
     dir: &Path,
     prefix: &str,
@@ -188,17 +189,8 @@ fn collect(
             if !name.starts_with('.') {
                 collect(&path, &format!("{shown}/"), seen, out)?;
             }
-        } else if name.starts_with('.') {
-            if is_sql(&name) {
-                return Err(Error::new(
-                    ErrorKind::Migration,
-                    format!("migration file `{shown}` is hidden (its name starts with `.`)"),
-                )
-                .with_hint(
-                    "rename it without the leading `.`, or move it out of the migrations directory",
-                ));
-            }
         } else {
+            // Hidden files too: `assemble` refuses a hidden `.sql` file by name.
             out.push((shown, path));
         }
     }
@@ -225,15 +217,43 @@ pub fn load_dir(dir: &Path) -> Result<MigrationSet> {
     }
     let mut files = Vec::new();
     collect(dir, "", &mut HashSet::new(), &mut files)?;
+    assemble(files.into_iter().map(|(shown, path)| {
+        let read = move || {
+            fs::read(&path)
+                .map(Cow::Owned)
+                .map_err(|e| io_error("read", &path, &e))
+        };
+        (shown, read)
+    }))
+}
 
+/// Builds a set from files named by their path below the migrations directory (`V1__a.sql`,
+/// `2026/V2__b.sql`), in listing order; `read` gives a file's bytes when it is a migration.
+/// The one place that decides what a file means, for files on disk and embedded ones alike.
+pub(crate) fn assemble<F>(files: impl IntoIterator<Item = (String, F)>) -> Result<MigrationSet>
+where
+    F: FnOnce() -> Result<Cow<'static, [u8]>>,
+{
     let mut forward: BTreeMap<Version, Migration> = BTreeMap::new();
     let mut undo: BTreeMap<Version, Migration> = BTreeMap::new();
-    for (shown, path) in files {
+    for (shown, read) in files {
         let file_name = shown.rsplit('/').next().unwrap_or(&shown);
+        if file_name.starts_with('.') {
+            if is_sql(file_name) {
+                return Err(Error::new(
+                    ErrorKind::Migration,
+                    format!("migration file `{shown}` is hidden (its name starts with `.`)"),
+                )
+                .with_hint(
+                    "rename it without the leading `.`, or move it out of the migrations directory",
+                ));
+            }
+            continue;
+        }
         let Some((kind, version, description)) = parse_name(file_name, &shown)? else {
             continue;
         };
-        let raw = fs::read(&path).map_err(|e| io_error("read", &path, &e))?;
+        let raw = read()?.into_owned();
         let text = String::from_utf8(raw).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
             Error::new(

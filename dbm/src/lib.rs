@@ -52,7 +52,8 @@ pub use dbm_core::{
     RowStream, Rows, SettingValue, Statement, Transaction, Value, params,
 };
 pub use dbm_migrate::{
-    MigrateReport, MigrationInfo, MigrationState, MigrationStatus, Migrator, RepairReport, Version,
+    EmbeddedMigrations, MigrateReport, MigrationInfo, MigrationState, MigrationStatus, Migrator,
+    RepairReport, Version, embed_migrations,
 };
 
 /// The README's Rust examples run as doc tests, so the front door stays true (they use
