@@ -134,7 +134,7 @@ impl Statement {
     }
 
     /// Binds one more parameter.
-    pub fn bind(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn bind(mut self, name: impl Into<String>, value: impl crate::value::IntoValue) -> Self {
         self.params.insert(name, value);
         self
     }

@@ -398,20 +398,66 @@ impl fmt::Display for Error {
     }
 }
 
+/// `{:?}` is for people (what `fn main() -> dbm::Result<()>` prints): the kind and message,
+/// then one line each for the database, operation, code, line, outcome, hint and causes.
+/// `{:#?}` is the struct, for debugging dbm itself.
+///
+/// ```
+/// use dbm_core::{Error, ErrorKind};
+/// let e = Error::new(ErrorKind::Query, "no such table: nope")
+///     .with_database("app")
+///     .with_operation("query")
+///     .with_hint("run `dbm migrate`");
+/// assert_eq!(
+///     format!("{e:?}"),
+///     "query error: no such table: nope\n  database:  app\n  operation: query\n  hint:      run `dbm migrate`"
+/// );
+/// assert!(format!("{e:#?}").starts_with("Error {"));
+/// ```
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Error");
-        d.field("kind", &self.inner.kind)
-            .field("message", &self.inner.message)
-            .field("database", &self.inner.database)
-            .field("operation", &self.inner.operation)
-            .field("code", &self.inner.code)
-            .field("hint", &self.inner.hint)
-            .field("outcome_unknown", &self.inner.outcome_unknown);
-        if let Some(source) = &self.inner.source {
-            d.field("source", &source.to_string());
+        let i = &self.inner;
+        if f.alternate() {
+            let mut d = f.debug_struct("Error");
+            d.field("kind", &i.kind)
+                .field("message", &i.message)
+                .field("database", &i.database)
+                .field("operation", &i.operation)
+                .field("code", &i.code)
+                .field("hint", &i.hint)
+                .field("line", &i.line)
+                .field("outcome_unknown", &i.outcome_unknown);
+            if let Some(source) = &i.source {
+                d.field("source", &source.to_string());
+            }
+            return d.finish();
         }
-        d.finish()
+        write!(f, "{}: {}", i.kind, i.message)?;
+        let mut row = |k: &str, v: &dyn fmt::Display| write!(f, "\n  {k:<10} {v}");
+        if let Some(d) = &i.database {
+            row("database:", d)?;
+        }
+        if let Some(o) = &i.operation {
+            row("operation:", o)?;
+        }
+        if let Some(c) = &i.code {
+            row("code:", c)?;
+        }
+        if let Some(l) = &i.line {
+            row("line:", l)?;
+        }
+        if i.outcome_unknown {
+            row("outcome:", &"unknown: it may or may not have taken effect")?;
+        }
+        if let Some(h) = &i.hint {
+            row("hint:", h)?;
+        }
+        let mut source = i.source.as_deref().map(|e| e as &(dyn StdError + 'static));
+        while let Some(e) = source {
+            row("caused by:", e)?;
+            source = e.source();
+        }
+        Ok(())
     }
 }
 

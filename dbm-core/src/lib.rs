@@ -23,6 +23,7 @@ mod de;
 mod dialect;
 mod driver;
 mod error;
+mod fetch;
 mod lex;
 mod observe;
 mod outcome;
@@ -50,6 +51,7 @@ pub use driver::{
     foreign_options, options_of,
 };
 pub use error::{Error, ErrorCode, ErrorKind, Result};
+pub use fetch::{Bindings, DatabaseExt};
 pub use lex::{CompoundRule, SqlSyntax};
 pub use observe::{Observer, ObserverGuard, OperationEvent, WaitEvent, add_observer};
 pub use params::{BoundSql, Params, PlaceholderStyle, bind_named};
@@ -68,7 +70,7 @@ pub use text::{percent_decode, shown_name};
 #[cfg(feature = "tls")]
 pub use tls::ensure_crypto_provider;
 pub use transaction::Transaction;
-pub use value::{Decimal, FromValue, Value};
+pub use value::{Decimal, FromValue, IntoValue, Value};
 
 /// `async_trait`, re-exported so drivers and mocks implement the traits with the same macro.
 pub use async_trait::async_trait;

@@ -8,7 +8,7 @@ use hashbrown::HashTable;
 
 use crate::error::{Error, Result};
 use crate::lex::{SqlSyntax, is_comment_start, is_ident_char, is_ident_start, skip_region};
-use crate::value::Value;
+use crate::value::{IntoValue, Value};
 
 /// How a dialect writes the n-th positional placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +60,8 @@ impl PlaceholderStyle {
 #[derive(Clone, Default)]
 pub struct Params {
     entries: Vec<(String, Value)>,
+    /// The first value that could not be bound (`u64::MAX`), reported when the SQL is bound.
+    error: Option<String>,
     /// Positions by name, built once there are more than [`INDEX_FROM`] entries, so that
     /// binding many parameters stays linear.
     index: Option<NameIndex>,
@@ -113,24 +115,42 @@ impl PartialEq for Params {
 }
 
 impl Params {
+    /// No parameters, shared (what `()` binds as).
+    pub fn none() -> &'static Params {
+        static NONE: Params = Params {
+            entries: Vec::new(),
+            error: None,
+            index: None,
+        };
+        &NONE
+    }
+
     /// No parameters.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds (or replaces) a parameter, builder style.
-    pub fn bind(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+    /// Adds (or replaces) a parameter, builder style. A value that cannot be bound (an
+    /// integer beyond 64 bits) makes binding the SQL fail with an error naming it.
+    pub fn bind(mut self, name: impl Into<String>, value: impl IntoValue) -> Self {
         self.insert(name, value);
         self
     }
 
     /// Adds (or replaces) a parameter.
-    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<Value>) {
+    pub fn insert(&mut self, name: impl Into<String>, value: impl IntoValue) {
         let mut name = name.into();
         if name.starts_with(':') {
             name.remove(0);
         }
-        let value = value.into();
+        let value = match value.into_value() {
+            Ok(v) => v,
+            Err(why) => {
+                self.error
+                    .get_or_insert_with(|| format!("parameter :{name}: {why}"));
+                Value::Null
+            }
+        };
         match self.position(&name) {
             Some(p) => self.entries[p].1 = value,
             None => {
@@ -231,6 +251,10 @@ pub fn bind_named(
     style: PlaceholderStyle,
     syntax: &SqlSyntax,
 ) -> Result<BoundSql> {
+    if let Some(why) = &params.error {
+        return Err(Error::parameter(why.clone())
+            .with_hint("bind it as a type the database stores (i64, Decimal or text)"));
+    }
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 8);
     let mut order = Placeholders::new(params);
@@ -269,8 +293,23 @@ pub fn bind_named(
                 end += 1;
             }
             out.push_str(&sql[copied..i]);
-            let index = order.index_of(&sql[start..end]);
-            style.write_placeholder(&mut out, index);
+            let name = &sql[start..end];
+            match params.get(name) {
+                // `IN (:ids)`: one placeholder per element, on every dialect.
+                Some(Value::Array(items)) if in_list(b, i, end, syntax) => {
+                    let (first, n) = order.list_of(name, items.len());
+                    for k in 0..n {
+                        if k > 0 {
+                            out.push_str(", ");
+                        }
+                        style.write_placeholder(&mut out, first + k);
+                    }
+                }
+                _ => {
+                    let index = order.index_of(name);
+                    style.write_placeholder(&mut out, index);
+                }
+            }
             copied = end;
             i = end;
             continue;
@@ -283,6 +322,9 @@ pub fn bind_named(
         return Err(Error::parameter(
             "the SQL is empty (nothing but whitespace or comments)",
         ));
+    }
+    if let Some(why) = order.list_error.take() {
+        return Err(Error::parameter(why));
     }
     if !order.missing.is_empty() {
         let given: Vec<&str> = params.names().collect();
@@ -314,7 +356,10 @@ pub fn bind_named(
     let values = order
         .positions
         .iter()
-        .map(|&p| params.entries[p].1.clone())
+        .map(|&(p, element)| match (&params.entries[p].1, element) {
+            (Value::Array(items), Some(k)) => items[k].clone(),
+            (v, _) => v.clone(),
+        })
         .collect();
     Ok(BoundSql { sql: out, values })
 }
@@ -327,8 +372,14 @@ struct Placeholders<'a> {
     params: &'a Params,
     /// Per parameter position: its placeholder number (1-based), 0 while unused.
     number_of: Vec<u32>,
-    /// Per placeholder: the parameter position it takes its value from.
-    positions: Vec<usize>,
+    /// Per placeholder: the parameter position it takes its value from, and for a list
+    /// expanded in `IN (...)` the element.
+    positions: Vec<(usize, Option<usize>)>,
+    /// Per parameter position: whether it was expanded as a list (`Some(true)`) or bound
+    /// whole (`Some(false)`).
+    as_list: Vec<Option<bool>>,
+    /// A list used both ways, or an empty list in `IN ()`.
+    list_error: Option<String>,
     /// Where the next name is expected.
     cursor: usize,
     /// Names used but not given, in first-use order.
@@ -342,6 +393,8 @@ impl<'a> Placeholders<'a> {
             params,
             number_of: vec![0; params.len()],
             positions: Vec::new(),
+            as_list: vec![None; params.len()],
+            list_error: None,
             cursor: 0,
             missing: Vec::new(),
             missing_seen: HashSet::new(),
@@ -363,12 +416,69 @@ impl<'a> Placeholders<'a> {
             return self.positions.len() + self.missing.len();
         };
         self.cursor = p + 1;
+        self.mark(p, false, name);
         if self.number_of[p] == 0 {
-            self.positions.push(p);
+            self.positions.push((p, None));
             self.number_of[p] = self.positions.len() as u32;
         }
         self.number_of[p] as usize
     }
+
+    /// The first placeholder number of the list `name` of `n` elements, expanded in place,
+    /// and how many there are.
+    fn list_of(&mut self, name: &'a str, n: usize) -> (usize, usize) {
+        let p = match self.params.entries.get(self.cursor) {
+            Some((e, _)) if e == name => self.cursor,
+            _ => self.params.position(name).unwrap_or_default(),
+        };
+        self.cursor = p + 1;
+        self.mark(p, true, name);
+        if n == 0 && self.list_error.is_none() {
+            self.list_error = Some(format!(
+                "parameter :{name} is an empty list, and `IN ()` is not valid SQL: skip the query when there is nothing to look for"
+            ));
+        }
+        if self.number_of[p] == 0 {
+            self.number_of[p] = self.positions.len() as u32 + 1;
+            self.positions.extend((0..n).map(|k| (p, Some(k))));
+        }
+        (self.number_of[p] as usize, n)
+    }
+
+    fn mark(&mut self, p: usize, list: bool, name: &str) {
+        match self.as_list[p] {
+            Some(was) if was != list && self.list_error.is_none() => {
+                self.list_error = Some(format!(
+                    "parameter :{name} is used both inside `IN (...)`, where a list is expanded, and elsewhere as one value: give the two uses different names"
+                ));
+            }
+            _ => self.as_list[p] = Some(list),
+        }
+    }
+}
+
+/// Whether the marker `:name` (from `colon` to `end`) stands alone inside `IN ( ... )`:
+/// `IN (` before it and `)` after, white space aside.
+fn in_list(b: &[u8], colon: usize, end: usize, syntax: &SqlSyntax) -> bool {
+    let mut j = colon;
+    while j > 0 && syntax.is_space(b[j - 1]) {
+        j -= 1;
+    }
+    if j == 0 || b[j - 1] != b'(' {
+        return false;
+    }
+    j -= 1;
+    while j > 0 && syntax.is_space(b[j - 1]) {
+        j -= 1;
+    }
+    if j < 2 || !b[j - 2..j].eq_ignore_ascii_case(b"in") || (j > 2 && is_ident_char(b[j - 3])) {
+        return false;
+    }
+    let mut k = end;
+    while k < b.len() && syntax.is_space(b[k]) {
+        k += 1;
+    }
+    b.get(k) == Some(&b')')
 }
 
 fn list(names: &[String]) -> String {

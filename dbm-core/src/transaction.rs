@@ -4,8 +4,9 @@ use std::fmt;
 
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
-use crate::params::Params;
-use crate::row::Rows;
+use crate::fetch::{self, Bindings};
+use crate::row::{Row, Rows};
+use crate::value::FromValue;
 
 /// A transaction holding one pooled connection. Commit it explicitly; if it is dropped
 /// (or its task cancelled) first, the connection is closed instead of returned to the pool,
@@ -42,21 +43,52 @@ impl Transaction {
     }
 
     /// Runs a query inside the transaction.
-    pub async fn query(&mut self, sql: &str, params: &Params) -> Result<Rows> {
+    pub async fn query(&mut self, sql: &str, params: impl Bindings) -> Result<Rows> {
         let db = self.database.clone();
         self.conn()?
-            .query(sql, params)
+            .query(sql, params.bindings())
             .await
             .map_err(|e| e.with_database(db).with_operation("query in transaction"))
     }
 
     /// Runs a statement inside the transaction.
-    pub async fn execute(&mut self, sql: &str, params: &Params) -> Result<u64> {
+    pub async fn execute(&mut self, sql: &str, params: impl Bindings) -> Result<u64> {
         let db = self.database.clone();
         self.conn()?
-            .execute(sql, params)
+            .execute(sql, params.bindings())
             .await
             .map_err(|e| e.with_database(db).with_operation("execute in transaction"))
+    }
+
+    /// The first row; an error when there is none.
+    pub async fn fetch_one(&mut self, sql: &str, params: impl Bindings) -> Result<Row> {
+        let rows = self.query(sql, params).await?;
+        fetch::one(rows).map_err(|e| {
+            e.with_database(self.database.clone())
+                .with_operation("fetch_one in transaction")
+        })
+    }
+
+    /// The first row, or `None`.
+    pub async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: impl Bindings,
+    ) -> Result<Option<Row>> {
+        Ok(fetch::optional(self.query(sql, params).await?))
+    }
+
+    /// The first column of the first row, as `T`.
+    pub async fn fetch_scalar<T: FromValue>(
+        &mut self,
+        sql: &str,
+        params: impl Bindings,
+    ) -> Result<T> {
+        let rows = self.query(sql, params).await?;
+        fetch::scalar(rows).map_err(|e| {
+            e.with_database(self.database.clone())
+                .with_operation("fetch_scalar in transaction")
+        })
     }
 
     /// Commits.

@@ -246,6 +246,139 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
+/// What a parameter value can be given as: every type with a `From` conversion into
+/// [`Value`], `Option<T>` (None binds NULL), integers wider than `i64` (`u64`, `usize`,
+/// `u128`, `i128`) checked against its range (out of range is an error when the SQL is
+/// bound, never a wrap), and lists (`Vec<T>` and slices of integers, floats, text, UUIDs,
+/// dates...; `Vec<u8>` stays bytes) that expand in `IN (:ids)` and bind as arrays where the
+/// database has them.
+///
+/// ```
+/// use dbm_core::{IntoValue, Value};
+/// assert_eq!(7u64.into_value(), Ok(Value::Int(7)));
+/// assert!(u64::MAX.into_value().unwrap_err().contains("18446744073709551615"));
+/// assert_eq!(vec![1i64, 2].into_value(), Ok(Value::Array(vec![Value::Int(1), Value::Int(2)])));
+/// assert_eq!(Some(2.5f32).into_value(), Ok(Value::Float(2.5)));
+/// assert_eq!(None::<u64>.into_value(), Ok(Value::Null));
+/// ```
+pub trait IntoValue {
+    /// The value, or why it cannot be bound.
+    fn into_value(self) -> std::result::Result<Value, String>;
+}
+
+macro_rules! into_value_via_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl IntoValue for $t {
+            fn into_value(self) -> std::result::Result<Value, String> { Ok(Value::from(self)) }
+        }
+    )*};
+}
+into_value_via_from!(
+    Value,
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    f32,
+    f64,
+    String,
+    &str,
+    &String,
+    Vec<u8>,
+    &[u8],
+    Uuid,
+    NaiveDate,
+    NaiveTime,
+    NaiveDateTime,
+    DateTime<Utc>,
+    serde_json::Value,
+    Decimal,
+);
+
+macro_rules! into_value_wide_int {
+    ($($t:ty),*) => {$(
+        impl IntoValue for $t {
+            fn into_value(self) -> std::result::Result<Value, String> {
+                i64::try_from(self).map(Value::Int).map_err(|_| {
+                    format!(
+                        "{self} ({}) does not fit a 64-bit signed integer, the widest integer the databases store",
+                        stringify!($t)
+                    )
+                })
+            }
+        }
+    )*};
+}
+into_value_wide_int!(u64, usize, u128, i128, isize);
+
+impl<T: IntoValue> IntoValue for Option<T> {
+    fn into_value(self) -> std::result::Result<Value, String> {
+        match self {
+            Some(v) => v.into_value(),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
+macro_rules! into_value_list {
+    ($($t:ty),*) => {$(
+        impl IntoValue for Vec<$t> {
+            fn into_value(self) -> std::result::Result<Value, String> {
+                self.into_iter()
+                    .map(IntoValue::into_value)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map(Value::Array)
+            }
+        }
+        impl IntoValue for &[$t] {
+            fn into_value(self) -> std::result::Result<Value, String> {
+                self.iter()
+                    .cloned()
+                    .map(IntoValue::into_value)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map(Value::Array)
+            }
+        }
+        impl<const N: usize> IntoValue for [$t; N] {
+            fn into_value(self) -> std::result::Result<Value, String> {
+                self.into_iter()
+                    .map(IntoValue::into_value)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map(Value::Array)
+            }
+        }
+    )*};
+}
+into_value_list!(
+    bool,
+    i16,
+    i32,
+    i64,
+    u16,
+    u32,
+    u64,
+    usize,
+    f32,
+    f64,
+    String,
+    &str,
+    Uuid,
+    NaiveDate,
+    NaiveDateTime,
+    DateTime<Utc>,
+    Decimal
+);
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+
 /// Conversion out of a [`Value`], used by [`Row::get`](crate::Row::get).
 ///
 /// Conversions are strict except where a backend has no native type: SQLite stores booleans

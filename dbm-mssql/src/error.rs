@@ -26,7 +26,7 @@ pub fn kind_for_number(number: u32) -> ErrorKind {
 }
 
 /// The hint of deadlocks, snapshot conflicts and lock timeouts.
-pub(crate) const RETRY_WHOLE_TRANSACTION: &str = "the transaction lost a race with another one and was rolled back: retry the whole transaction (execute_transaction_with_retry), not the statement";
+pub(crate) const RETRY_WHOLE_TRANSACTION: &str = "the transaction lost a race with another one and was rolled back: retry the whole transaction (transaction_with_retry), not the statement";
 
 fn io_is_transient(kind: Io) -> bool {
     matches!(

@@ -26,7 +26,7 @@ pub fn kind_for_sqlstate(code: &str) -> ErrorKind {
 }
 
 /// The hint of deadlocks, serialization failures and lock timeouts.
-pub(crate) const RETRY_WHOLE_TRANSACTION: &str = "the transaction lost a race with another one and was rolled back: retry the whole transaction (execute_transaction_with_retry), not the statement";
+pub(crate) const RETRY_WHOLE_TRANSACTION: &str = "the transaction lost a race with another one and was rolled back: retry the whole transaction (transaction_with_retry), not the statement";
 
 /// Maps a sqlx error. `target` names the server for connection errors.
 pub(crate) fn map_err(e: sqlx::Error, target: &PgOptions) -> Error {

@@ -650,9 +650,8 @@ async fn a_deadlock_says_to_retry_the_whole_transaction() {
     assert_eq!(e.code(), Some(&ErrorCode::SqlState("40P01".into())), "{e}");
     assert!(e.is_transient(), "{e}");
     assert!(
-        e.hint().is_some_and(
-            |h| h.contains("retry the whole transaction (execute_transaction_with_retry)")
-        ),
+        e.hint()
+            .is_some_and(|h| h.contains("retry the whole transaction (transaction_with_retry)")),
         "{e}"
     );
 }

@@ -99,7 +99,7 @@ pub(crate) fn map_err(e: rusqlite::Error) -> Error {
             match f.code {
                 Code::DatabaseBusy | Code::DatabaseLocked => {
                     err = err.with_hint(
-                        "another connection held the write lock past busy_timeout: raise busy_timeout, or retry the whole transaction (execute_transaction_with_retry)",
+                        "another connection held the write lock past busy_timeout: raise busy_timeout, or retry the whole transaction (transaction_with_retry)",
                     )
                 }
                 Code::CannotOpen => {

@@ -11,7 +11,7 @@
 //! # async fn job() -> dbm::Result<()> {
 //! let db = DatabaseManager::open("app").await?; // [databases.app] in dbm.toml
 //! let rows = db
-//!     .execute_query("SELECT id, name FROM users WHERE active = :active", &params! { "active" => true })
+//!     .query("SELECT id, name FROM users WHERE active = :active", &params! { "active" => true })
 //!     .await?;
 //! for row in &rows {
 //!     println!("{} {}", row.get::<i64>("id")?, row.get::<String>("name")?);
@@ -46,10 +46,15 @@ pub use health::health_monitor;
 pub use manager::{DatabaseManager, build_database};
 pub use secrecy::{ExposeSecret, SecretString};
 
+/// The crates dbm's types use ([`Value`] holds their dates, UUIDs and JSON), re-exported so
+/// they need no dependency of their own at a matching version.
+pub use {chrono, serde_json, uuid};
+
 pub use dbm_core::{
-    Backend, Column, Columns, Connection, Database, Decimal, Driver, DriverSettings, Error,
-    ErrorCode, ErrorKind, FromValue, Params, PoolConfig, PoolStatus, Result, RetryPolicy, Row,
-    RowStream, Rows, SettingValue, Statement, Transaction, Value, params,
+    Backend, Bindings, Column, Columns, Connection, Database, DatabaseExt, Decimal, Driver,
+    DriverSettings, Error, ErrorCode, ErrorKind, FromValue, IntoValue, Params, PoolConfig,
+    PoolStatus, Result, RetryPolicy, Row, RowStream, Rows, SettingValue, Statement, Transaction,
+    Value, params,
 };
 pub use dbm_migrate::{
     EmbeddedMigrations, MigrateReport, MigrationInfo, MigrationState, MigrationStatus, Migrator,

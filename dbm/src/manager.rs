@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use dbm_core::{
-    Backend, Database, Params, PoolConfig, PoolStatus, Result, RowStream, Rows, Statement,
-    Transaction,
+    Backend, Bindings, Database, DatabaseExt, FromValue, PoolConfig, PoolStatus, Result, Row,
+    RowStream, Rows, Statement, Transaction,
 };
 use dbm_health::{DatabaseHealth, check_database};
 use dbm_migrate::{MigrateReport, MigrationStatus, Migrator, RepairReport, Version};
@@ -55,11 +55,11 @@ impl Drop for Inner {
 /// use dbm::{params, DatabaseConfig, DatabaseManager, Statement};
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 /// let db = DatabaseManager::connect(DatabaseConfig::new("demo", "sqlite::memory:")?).await?;
-/// db.execute_transaction(&[
+/// db.transaction(&[
 ///     Statement::new("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"),
 ///     Statement::new("INSERT INTO jobs (name) VALUES (:name)").bind("name", "nightly-load"),
 /// ]).await?;
-/// let rows = db.execute_query("SELECT id, name FROM jobs WHERE name = :n", &params! { "n" => "nightly-load" }).await?;
+/// let rows = db.query("SELECT id, name FROM jobs WHERE name = :n", &params! { "n" => "nightly-load" }).await?;
 /// assert_eq!(rows.len(), 1);
 /// assert_eq!(rows.first().unwrap().get::<String>("name")?, "nightly-load");
 /// assert_eq!(serde_json::to_string(&rows).unwrap(), r#"[{"id":1,"name":"nightly-load"}]"#);
@@ -193,7 +193,7 @@ impl DatabaseManager {
                     );
                     return Ok(());
                 }
-                match self.get_migration_status().await {
+                match self.migration_status().await {
                     Ok(s) if !s.pending.is_empty() => tracing::warn!(
                         db.namespace = %c.name,
                         pending = s.pending.len(),
@@ -228,47 +228,87 @@ impl DatabaseManager {
         self.inner.db.clone()
     }
 
-    /// Runs a query and returns its rows in the standard format.
-    pub async fn execute_query(&self, sql: &str, params: &Params) -> Result<Rows> {
-        self.inner.db.query(sql, params).await
+    /// Runs a query and returns its rows in the standard format. `params` is
+    /// `&params! { .. }`, or `()` when there are none.
+    pub async fn query(&self, sql: &str, params: impl Bindings) -> Result<Rows> {
+        self.inner.db.query(sql, params.bindings()).await
+    }
+
+    /// The first row of a query; an error when there is none.
+    ///
+    #[cfg_attr(feature = "sqlite", doc = "```")]
+    #[cfg_attr(not(feature = "sqlite"), doc = "```ignore")]
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use dbm::{params, DatabaseConfig, DatabaseManager};
+    /// let db = DatabaseManager::connect(DatabaseConfig::new("app", "sqlite::memory:")?).await?;
+    /// db.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, name TEXT)", ()).await?;
+    /// db.execute("INSERT INTO jobs (id, name) VALUES (7, 'load')", ()).await?;
+    /// let job = db.fetch_one("SELECT name FROM jobs WHERE id = :id", &params! { "id" => 7 }).await?;
+    /// assert_eq!(job.get::<String>("name")?, "load");
+    /// assert!(db.fetch_optional("SELECT name FROM jobs WHERE id = 8", ()).await?.is_none());
+    /// let n: i64 = db.fetch_scalar("SELECT count(*) FROM jobs", ()).await?;
+    /// assert_eq!(n, 1);
+    /// let e = db.fetch_one("SELECT name FROM jobs WHERE id = 8", ()).await.unwrap_err();
+    /// assert!(e.to_string().contains("[app] fetch_one: query error: the query returned no row"), "{e}");
+    /// # Ok::<(), dbm::Error>(()) }).unwrap();
+    /// ```
+    pub async fn fetch_one(&self, sql: &str, params: impl Bindings) -> Result<Row> {
+        self.inner.db.fetch_one(sql, params).await
+    }
+
+    /// The first row of a query, or `None`.
+    pub async fn fetch_optional(&self, sql: &str, params: impl Bindings) -> Result<Option<Row>> {
+        self.inner.db.fetch_optional(sql, params).await
+    }
+
+    /// The first column of the first row, as `T` (`Option<T>` reads a NULL).
+    pub async fn fetch_scalar<T: FromValue + Send>(
+        &self,
+        sql: &str,
+        params: impl Bindings,
+    ) -> Result<T> {
+        self.inner.db.fetch_scalar(sql, params).await
     }
 
     /// Streams the rows of a query as they arrive (for results too large to collect); the
     /// stream holds one pooled connection until its end or until it is dropped.
-    pub async fn execute_query_stream(&self, sql: &str, params: &Params) -> Result<RowStream> {
-        self.inner.db.query_stream(sql, params).await
+    pub async fn query_stream(&self, sql: &str, params: impl Bindings) -> Result<RowStream> {
+        self.inner.db.query_stream(sql, params.bindings()).await
     }
 
     /// Runs a statement (committed on success) and returns the rows it changed.
-    pub async fn execute(&self, sql: &str, params: &Params) -> Result<u64> {
-        self.inner.db.execute(sql, params).await
+    pub async fn execute(&self, sql: &str, params: impl Bindings) -> Result<u64> {
+        self.inner.db.execute(sql, params.bindings()).await
     }
 
     /// Runs statements in one transaction: all or nothing; the error names the statement.
-    pub async fn execute_transaction(&self, statements: &[Statement]) -> Result<Vec<u64>> {
+    pub async fn transaction(&self, statements: &[Statement]) -> Result<Vec<u64>> {
         self.inner.db.transaction(statements).await
     }
 
     /// Runs a query that is cancelled if it takes longer than `timeout`.
-    pub async fn execute_query_with_timeout(
+    pub async fn query_with_timeout(
         &self,
         sql: &str,
-        params: &Params,
+        params: impl Bindings,
         timeout: Duration,
     ) -> Result<Rows> {
-        self.inner.db.query_with_timeout(sql, params, timeout).await
+        self.inner
+            .db
+            .query_with_timeout(sql, params.bindings(), timeout)
+            .await
     }
 
     /// Runs a statement that is cancelled if it takes longer than `timeout`.
     pub async fn execute_with_timeout(
         &self,
         sql: &str,
-        params: &Params,
+        params: impl Bindings,
         timeout: Duration,
     ) -> Result<u64> {
         self.inner
             .db
-            .execute_with_timeout(sql, params, timeout)
+            .execute_with_timeout(sql, params.bindings(), timeout)
             .await
     }
 
@@ -276,19 +316,16 @@ impl DatabaseManager {
     /// attempts, waiting 1 s then 2 s: enough to ride out a fast server restart). Meant for
     /// reads: a statement that writes (`INSERT ... RETURNING`) whose connection broke
     /// mid-way may have taken effect, so retry writes as whole transactions
-    /// ([`execute_transaction_with_retry`](DatabaseManager::execute_transaction_with_retry)).
-    pub async fn execute_query_with_retry(&self, sql: &str, params: &Params) -> Result<Rows> {
-        self.with_retry("query", |_| self.execute_query(sql, params))
-            .await
+    /// ([`transaction_with_retry`](DatabaseManager::transaction_with_retry)).
+    pub async fn query_with_retry(&self, sql: &str, params: impl Bindings) -> Result<Rows> {
+        let params = params.bindings();
+        self.with_retry("query", |_| self.query(sql, params)).await
     }
 
     /// Runs a transaction, retrying it whole on transient failures (deadlock, busy,
     /// serialization failure).
-    pub async fn execute_transaction_with_retry(
-        &self,
-        statements: &[Statement],
-    ) -> Result<Vec<u64>> {
-        self.with_retry("transaction", |_| self.execute_transaction(statements))
+    pub async fn transaction_with_retry(&self, statements: &[Statement]) -> Result<Vec<u64>> {
+        self.with_retry("transaction", |_| self.transaction(statements))
             .await
     }
 
@@ -322,7 +359,7 @@ impl DatabaseManager {
     }
 
     /// Applied, pending, failed, edited, missing and out-of-order migrations.
-    pub async fn get_migration_status(&self) -> Result<MigrationStatus> {
+    pub async fn migration_status(&self) -> Result<MigrationStatus> {
         let mut conn = self.inner.db.acquire().await?;
         self.migrator().status(conn.as_mut()).await
     }
@@ -354,7 +391,7 @@ impl DatabaseManager {
     }
 
     /// The pool's gauges and counters.
-    pub fn get_pool_status(&self) -> PoolStatus {
+    pub fn pool_status(&self) -> PoolStatus {
         self.inner.db.pool_status()
     }
 

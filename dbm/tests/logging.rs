@@ -35,7 +35,7 @@ async fn scenario(dir: &std::path::Path) {
     c.migrations = migrations.clone();
     let db = DatabaseManager::connect(c).await.unwrap();
     db.run_migrations(None).await.unwrap();
-    db.execute_query("SELECT id, name FROM jobs", &Params::new())
+    db.query("SELECT id, name FROM jobs", &Params::new())
         .await
         .unwrap();
     db.execute(
@@ -44,7 +44,7 @@ async fn scenario(dir: &std::path::Path) {
     )
     .await
     .unwrap();
-    db.execute_transaction(&[Statement::new("DELETE FROM jobs WHERE name = 'hourly'")])
+    db.transaction(&[Statement::new("DELETE FROM jobs WHERE name = 'hourly'")])
         .await
         .unwrap();
     std::fs::write(
@@ -67,9 +67,7 @@ async fn scenario(dir: &std::path::Path) {
         )
         .await
         .unwrap();
-        down.execute_query("SELECT 1", &Params::new())
-            .await
-            .unwrap_err();
+        down.query("SELECT 1", &Params::new()).await.unwrap_err();
     }
 }
 

@@ -55,7 +55,7 @@ async fn writes_persist_across_pools() {
     let config = Config::from_path(&dir.path().join("dbm.toml")).unwrap();
     let again = DatabaseManager::open_with(&config, "app").await.unwrap();
     let rows = again
-        .execute_query("SELECT name FROM items", &Params::new())
+        .query("SELECT name FROM items", &Params::new())
         .await
         .unwrap();
     assert_eq!(rows.first().unwrap().get::<String>("name").unwrap(), "a");
@@ -68,14 +68,11 @@ async fn open_twice_shares_one_pool_and_close_unshares() {
     let b = DatabaseManager::open_with(&config, "app").await.unwrap();
     assert!(a.same_pool(&b));
     a.close().await;
-    let e = b
-        .execute_query("SELECT 1", &Params::new())
-        .await
-        .unwrap_err();
+    let e = b.query("SELECT 1", &Params::new()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Closed);
     let c = DatabaseManager::open_with(&config, "app").await.unwrap();
     assert!(!c.same_pool(&a));
-    c.execute_query("SELECT 1", &Params::new()).await.unwrap();
+    c.query("SELECT 1", &Params::new()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,7 +135,7 @@ async fn one_name_for_two_databases_never_shares_a_pool() {
         .await
         .unwrap();
         let rows = direct
-            .execute_query("SELECT name FROM who", &Params::new())
+            .query("SELECT name FROM who", &Params::new())
             .await
             .unwrap();
         let names: Vec<String> = rows.iter().map(|r| r.get("name").unwrap()).collect();
@@ -150,7 +147,7 @@ async fn one_name_for_two_databases_never_shares_a_pool() {
 async fn auto_migrate_runs_on_open() {
     let (_dir, config) = project("auto_migrate = true");
     let db = DatabaseManager::open_with(&config, "app").await.unwrap();
-    let status = db.get_migration_status().await.unwrap();
+    let status = db.migration_status().await.unwrap();
     assert_eq!(status.current_version.as_deref(), Some("1"));
     assert!(status.pending.is_empty());
 }
@@ -159,7 +156,7 @@ async fn auto_migrate_runs_on_open() {
 async fn open_without_auto_migrate_leaves_migrations_pending() {
     let (_dir, config) = project("");
     let db = DatabaseManager::open_with(&config, "app").await.unwrap();
-    let status = db.get_migration_status().await.unwrap();
+    let status = db.migration_status().await.unwrap();
     assert_eq!(status.pending.len(), 1);
 }
 
@@ -167,7 +164,7 @@ async fn open_without_auto_migrate_leaves_migrations_pending() {
 async fn failing_third_statement_rolls_back_the_whole_transaction() {
     let (_dir, db) = migrated("").await;
     let e = db
-        .execute_transaction(&[
+        .transaction(&[
             Statement::new("INSERT INTO items (name) VALUES (:n)").bind("n", "one"),
             Statement::new("INSERT INTO items (name) VALUES (:n)").bind("n", "two"),
             Statement::new("INSERT INTO items (name) VALUES (:n)").bind("n", "one"),
@@ -182,11 +179,11 @@ async fn failing_third_statement_rolls_back_the_whole_transaction() {
         "{msg}"
     );
     let rows = db
-        .execute_query("SELECT count(*) AS n FROM items", &Params::new())
+        .query("SELECT count(*) AS n FROM items", &Params::new())
         .await
         .unwrap();
     assert_eq!(rows.first().unwrap().get::<i64>("n").unwrap(), 0);
-    let s = db.get_pool_status();
+    let s = db.pool_status();
     assert_eq!(s.checked_out, 0);
 }
 
@@ -212,11 +209,11 @@ async fn interactive_transaction_commits_or_rolls_back() {
     .unwrap();
     drop(tx); // never committed
     let rows = db
-        .execute_query("SELECT name FROM items", &Params::new())
+        .query("SELECT name FROM items", &Params::new())
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!(db.get_pool_status().checked_out, 0);
+    assert_eq!(db.pool_status().checked_out, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,7 +221,7 @@ async fn query_past_its_timeout_is_cancelled_promptly() {
     let (_dir, db) = migrated("").await;
     let started = Instant::now();
     let e = db
-        .execute_query_with_timeout(SLOW, &Params::new(), Duration::from_millis(200))
+        .query_with_timeout(SLOW, &Params::new(), Duration::from_millis(200))
         .await
         .unwrap_err();
     let took = started.elapsed();
@@ -239,18 +236,15 @@ async fn query_past_its_timeout_is_cancelled_promptly() {
         "{took:?}"
     );
     // The interrupted connection was closed, not reused; the pool still serves queries.
-    let rows = db
-        .execute_query("SELECT 2 AS two", &Params::new())
-        .await
-        .unwrap();
+    let rows = db.query("SELECT 2 AS two", &Params::new()).await.unwrap();
     assert_eq!(rows.first().unwrap().get::<i64>("two").unwrap(), 2);
-    assert_eq!(db.get_pool_status().checked_out, 0);
+    assert_eq!(db.pool_status().checked_out, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn configured_statement_timeout_applies_to_plain_queries() {
     let (_dir, db) = migrated("statement_timeout = 0.2").await;
-    let e = db.execute_query(SLOW, &Params::new()).await.unwrap_err();
+    let e = db.query(SLOW, &Params::new()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout);
 }
 
@@ -258,14 +252,14 @@ async fn configured_statement_timeout_applies_to_plain_queries() {
 async fn cancelled_task_leaks_no_connection() {
     let (_dir, db) = migrated("").await;
     let db2 = db.clone();
-    let task = tokio::spawn(async move { db2.execute_query(SLOW, &Params::new()).await });
+    let task = tokio::spawn(async move { db2.query(SLOW, &Params::new()).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(db.get_pool_status().checked_out, 1);
+    assert_eq!(db.pool_status().checked_out, 1);
     task.abort();
     let _ = task.await;
-    let s = db.get_pool_status();
+    let s = db.pool_status();
     assert_eq!((s.checked_out, s.waiting), (0, 0));
-    db.execute_query("SELECT 1", &Params::new()).await.unwrap();
+    db.query("SELECT 1", &Params::new()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -282,7 +276,7 @@ async fn many_concurrent_tasks_on_a_small_pool_finish_and_the_pool_returns_to_id
             })
             .await
             .unwrap();
-            db.execute_query("SELECT count(*) AS n FROM items", &Params::new())
+            db.query("SELECT count(*) AS n FROM items", &Params::new())
                 .await
                 .unwrap();
         }));
@@ -291,11 +285,11 @@ async fn many_concurrent_tasks_on_a_small_pool_finish_and_the_pool_returns_to_id
         t.await.unwrap();
     }
     let rows = db
-        .execute_query("SELECT count(*) AS n FROM items", &Params::new())
+        .query("SELECT count(*) AS n FROM items", &Params::new())
         .await
         .unwrap();
     assert_eq!(rows.first().unwrap().get::<i64>("n").unwrap(), 40);
-    let s = db.get_pool_status();
+    let s = db.pool_status();
     assert_eq!(s.checked_out, 0);
     assert_eq!(s.waiting, 0);
     assert!(s.checked_in <= 2, "overflow connections were closed: {s:?}");
@@ -312,10 +306,7 @@ async fn pool_exhausted_error_prints_the_pool_status() {
         raw.acquire().await.unwrap(),
         raw.acquire().await.unwrap(),
     ];
-    let e = db
-        .execute_query("SELECT 1", &Params::new())
-        .await
-        .unwrap_err();
+    let e = db.query("SELECT 1", &Params::new()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PoolExhausted);
     let msg = e.to_string();
     assert!(
@@ -327,7 +318,7 @@ async fn pool_exhausted_error_prints_the_pool_status() {
         "{msg}"
     );
     drop(held);
-    db.execute_query("SELECT 1", &Params::new()).await.unwrap();
+    db.query("SELECT 1", &Params::new()).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -385,14 +376,14 @@ async fn bad_input_gets_clear_errors() {
         assert!(e.to_string().contains("the SQL is empty"), "{e}");
     }
     let e = db
-        .execute_query("SELECT :id", &params! { "idd" => 1 })
+        .query("SELECT :id", &params! { "idd" => 1 })
         .await
         .unwrap_err();
     let msg = e.to_string();
     assert!(msg.starts_with("[app] query: parameter error"), "{msg}");
     assert!(msg.contains(":id") && msg.contains("given: idd"), "{msg}");
     let e = db
-        .execute_transaction(&[Statement::new("SELECT 1"), Statement::new("SELECT :x")])
+        .transaction(&[Statement::new("SELECT 1"), Statement::new("SELECT :x")])
         .await
         .unwrap_err();
     assert!(e.to_string().contains("statement 2 of 2"), "{e}");
@@ -400,7 +391,7 @@ async fn bad_input_gets_clear_errors() {
     let e = db.run_migrations(Some("v2")).await.unwrap_err();
     assert!(e.to_string().contains("`v2` is not a version"), "{e}");
     // An empty transaction is a mistake, not a success.
-    let e = db.execute_transaction(&[]).await.unwrap_err();
+    let e = db.transaction(&[]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(
         e.to_string()
@@ -432,7 +423,7 @@ async fn rows_serialise_as_a_list_of_objects() {
     .await
     .unwrap();
     let rows = db
-        .execute_query("SELECT id, name FROM items ORDER BY id", &Params::new())
+        .query("SELECT id, name FROM items ORDER BY id", &Params::new())
         .await
         .unwrap();
     assert_eq!(
@@ -452,7 +443,7 @@ async fn read_only_setting_refuses_writes() {
         .load()
         .unwrap();
     let ro = DatabaseManager::open_with(&config, "app").await.unwrap();
-    ro.execute_query("SELECT count(*) AS n FROM items", &Params::new())
+    ro.query("SELECT count(*) AS n FROM items", &Params::new())
         .await
         .unwrap();
     let e = ro
@@ -467,7 +458,7 @@ async fn statement_timeout_applies_inside_transactions() {
     let (_dir, db) = migrated("statement_timeout = 0.2").await;
     let started = Instant::now();
     let e = db
-        .execute_transaction(&[
+        .transaction(&[
             Statement::new("INSERT INTO items (name) VALUES ('before')"),
             Statement::new(SLOW),
         ])
@@ -477,7 +468,7 @@ async fn statement_timeout_applies_inside_transactions() {
     assert!(e.to_string().contains("statement 2 of 2"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(2));
     let rows = db
-        .execute_query("SELECT count(*) AS n FROM items", &Params::new())
+        .query("SELECT count(*) AS n FROM items", &Params::new())
         .await
         .unwrap();
     assert_eq!(
@@ -485,5 +476,5 @@ async fn statement_timeout_applies_inside_transactions() {
         0,
         "rolled back"
     );
-    assert_eq!(db.get_pool_status().checked_out, 0);
+    assert_eq!(db.pool_status().checked_out, 0);
 }

@@ -41,7 +41,7 @@ async fn transient_errors_are_retried_until_success() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(Rows::default()));
     let m = manager(db, 3);
-    m.execute_query_with_retry("SELECT 1", &Params::new())
+    m.query_with_retry("SELECT 1", &Params::new())
         .await
         .unwrap();
 }
@@ -54,7 +54,7 @@ async fn permanent_errors_are_not_retried() {
             .with_code(ErrorCode::SqlState("23505".into())))
     });
     let e = manager(db, 5)
-        .execute_query_with_retry("SELECT 1", &Params::new())
+        .query_with_retry("SELECT 1", &Params::new())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Constraint);
@@ -67,7 +67,7 @@ async fn retries_stop_after_max_attempts() {
         Err(Error::new(ErrorKind::Query, "database is locked").with_code(ErrorCode::Sqlite(5)))
     });
     let e = manager(db, 4)
-        .execute_transaction_with_retry(&[dbm::Statement::new("UPDATE t SET x = 1")])
+        .transaction_with_retry(&[dbm::Statement::new("UPDATE t SET x = 1")])
         .await
         .unwrap_err();
     assert!(e.is_transient());

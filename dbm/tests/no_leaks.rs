@@ -227,16 +227,13 @@ async fn scenarios(out: &mut Outputs) {
     let e = db.run_migrations(None).await.unwrap_err();
     out.error("sqlite migration failure", &e);
     let held = db.database().acquire().await.unwrap();
-    let e = db
-        .execute_query("SELECT 1", &Params::new())
-        .await
-        .unwrap_err();
+    let e = db.query("SELECT 1", &Params::new()).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PoolExhausted);
     out.error("sqlite pool timeout", &e);
     drop(held);
     out.text(
         "sqlite status",
-        serde_json::to_string(&db.get_migration_status().await.unwrap()).unwrap(),
+        serde_json::to_string(&db.migration_status().await.unwrap()).unwrap(),
     );
     out.text(
         "sqlite health",
@@ -285,7 +282,7 @@ async fn scenarios(out: &mut Outputs) {
         let mut c = DatabaseConfig::new("pg", url).unwrap();
         c.migrations = dir.path().join("migrations");
         let db = DatabaseManager::connect(c).await.unwrap();
-        match db.execute_query("SELECT 1", &Params::new()).await {
+        match db.query("SELECT 1", &Params::new()).await {
             Err(e) => out.error(scenario, &e),
             // A server with trust authentication lets any password in.
             Ok(rows) => {
@@ -338,14 +335,12 @@ async fn working_database(
     let held = db.database().acquire().await.unwrap();
     out.error(
         &format!("{label} pool timeout"),
-        &db.execute_query("SELECT 1", &Params::new())
-            .await
-            .unwrap_err(),
+        &db.query("SELECT 1", &Params::new()).await.unwrap_err(),
     );
     drop(held);
     out.text(
         &format!("{label} status"),
-        serde_json::to_string(&db.get_migration_status().await.unwrap()).unwrap(),
+        serde_json::to_string(&db.migration_status().await.unwrap()).unwrap(),
     );
     out.text(
         &format!("{label} health"),
@@ -353,7 +348,7 @@ async fn working_database(
     );
     out.text(
         &format!("{label} pool status"),
-        format!("{} {:?}", db.get_pool_status(), db.get_pool_status()),
+        format!("{} {:?}", db.pool_status(), db.pool_status()),
     );
     db.close().await;
 }
@@ -399,10 +394,7 @@ async fn sql_server(out: &mut Outputs, dir: &std::path::Path) {
         let c = DatabaseConfig::new("ms", url).unwrap();
         out.text(&format!("{scenario} config Debug"), format!("{c:?}"));
         let db = DatabaseManager::connect(c).await.unwrap();
-        let e = db
-            .execute_query("SELECT 1", &Params::new())
-            .await
-            .unwrap_err();
+        let e = db.query("SELECT 1", &Params::new()).await.unwrap_err();
         out.error(scenario, &e);
         out.text(
             &format!("{scenario} health"),

@@ -34,21 +34,21 @@ async fn manager_on_postgres_queries_migrates_and_reports_health() {
 
     let db = DatabaseManager::connect(config).await.unwrap();
     assert_eq!(db.backend(), dbm::Backend::Postgres);
-    let status = db.get_migration_status().await.unwrap();
+    let status = db.migration_status().await.unwrap();
     assert_eq!(
         status.current_version.as_deref(),
         Some("1"),
         "auto_migrate ran on connect"
     );
 
-    db.execute_transaction(&[
+    db.transaction(&[
         Statement::new("INSERT INTO jobs (name) VALUES (:n)").bind("n", "load"),
         Statement::new("INSERT INTO jobs (name) VALUES (:n)").bind("n", "report"),
     ])
     .await
     .unwrap();
     let rows = db
-        .execute_query_with_retry(
+        .query_with_retry(
             "SELECT id, name FROM jobs WHERE name = :n",
             &params! { "n" => "report" },
         )
@@ -56,7 +56,7 @@ async fn manager_on_postgres_queries_migrates_and_reports_health() {
         .unwrap();
     assert_eq!(rows.first().unwrap().get::<i64>("id").unwrap(), 2);
     let e = db
-        .execute_query_with_timeout(
+        .query_with_timeout(
             "SELECT pg_sleep(10)",
             &Params::new(),
             Duration::from_millis(100),

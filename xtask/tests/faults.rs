@@ -75,7 +75,7 @@ fn kill9(child: &mut Child) {
 /// A query's single value, through a short-lived manager.
 async fn scalar(url: &str, sql: &str) -> dbm::Result<Option<i64>> {
     let db = DatabaseManager::connect(DatabaseConfig::new("probe", url)?).await?;
-    let rows = db.execute_query(sql, &Params::new()).await;
+    let rows = db.query(sql, &Params::new()).await;
     db.close().await;
     Ok(rows?
         .first()
@@ -93,7 +93,7 @@ fn server_restart_under_load_loses_no_query() {
         c.pool_size = 10;
         c.max_overflow = 0;
         let db = DatabaseManager::connect(c).await.unwrap();
-        db.execute_query("SELECT 1", &Params::new()).await.unwrap();
+        db.query("SELECT 1", &Params::new()).await.unwrap();
         let ok = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut tasks = Vec::new();
@@ -103,7 +103,7 @@ fn server_restart_under_load_loses_no_query() {
                 let mut lost = Vec::new();
                 while !stop.load(Ordering::SeqCst) {
                     match db
-                        .execute_query_with_retry("SELECT :t AS t", &dbm::params! { "t" => task })
+                        .query_with_retry("SELECT :t AS t", &dbm::params! { "t" => task })
                         .await
                     {
                         Ok(_) => {
@@ -141,7 +141,7 @@ fn server_restart_under_load_loses_no_query() {
             restart.as_secs_f64(),
             lost.join("\n")
         );
-        let status = db.get_pool_status();
+        let status = db.pool_status();
         assert!(
             status.invalid > 0,
             "connections from before the restart were discarded: {status:?}"
@@ -357,7 +357,7 @@ fn a_frozen_server_makes_a_timed_out_write_an_unknown_outcome() {
             .await
             .unwrap();
         let pid: i64 = db
-            .execute_query("SELECT pg_backend_pid()::int8 AS pid", &Params::new())
+            .query("SELECT pg_backend_pid()::int8 AS pid", &Params::new())
             .await
             .unwrap()
             .first()
@@ -383,7 +383,7 @@ fn a_frozen_server_makes_a_timed_out_write_an_unknown_outcome() {
         assert!(e.to_string().contains("outcome unknown"), "{e}");
         assert!(started.elapsed() < Duration::from_secs(10));
         // The pool goes on with a fresh connection.
-        db.execute_query("SELECT 1", &Params::new()).await.unwrap();
+        db.query("SELECT 1", &Params::new()).await.unwrap();
         db.close().await;
     });
 }

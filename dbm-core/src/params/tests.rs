@@ -186,3 +186,103 @@ fn many_parameters_bind_in_order_with_the_index() {
     assert!(p == p.clone());
     assert!(p != q);
 }
+
+fn sqlite(sql: &str, p: &Params) -> Result<BoundSql> {
+    bind_named(
+        sql,
+        p,
+        PlaceholderStyle::QuestionNumbered,
+        &SqlSyntax::SQLITE,
+    )
+}
+
+fn mssql(sql: &str, p: &Params) -> Result<BoundSql> {
+    bind_named(sql, p, PlaceholderStyle::AtP, &SqlSyntax::MSSQL)
+}
+
+#[test]
+fn a_list_in_in_expands_to_one_placeholder_per_element_on_every_dialect() {
+    let p = params! { "state" => "done", "ids" => vec![3i64, 5, 8] };
+    let sql = "SELECT * FROM jobs WHERE state = :state AND id IN ( :ids ) OR id in(:ids)";
+    assert_eq!(
+        pg(sql, &p).unwrap().sql,
+        "SELECT * FROM jobs WHERE state = $1 AND id IN ( $2, $3, $4 ) OR id in($2, $3, $4)"
+    );
+    assert_eq!(
+        sqlite(sql, &p).unwrap().sql,
+        "SELECT * FROM jobs WHERE state = ?1 AND id IN ( ?2, ?3, ?4 ) OR id in(?2, ?3, ?4)"
+    );
+    let b = mssql(sql, &p).unwrap();
+    assert_eq!(
+        b.sql,
+        "SELECT * FROM jobs WHERE state = @P1 AND id IN ( @P2, @P3, @P4 ) OR id in(@P2, @P3, @P4)"
+    );
+    assert_eq!(
+        b.values,
+        [
+            Value::Text("done".into()),
+            Value::Int(3),
+            Value::Int(5),
+            Value::Int(8)
+        ]
+    );
+    // Slices and arrays too; outside IN it stays one array value (PostgreSQL `= ANY`).
+    let ids: &[i64] = &[1, 2];
+    let b = pg("SELECT 1 WHERE 2 = ANY(:ids)", &params! { "ids" => ids }).unwrap();
+    assert_eq!(b.sql, "SELECT 1 WHERE 2 = ANY($1)");
+    assert_eq!(b.values, [Value::Array(vec![Value::Int(1), Value::Int(2)])]);
+    let b = sqlite(
+        "SELECT 1 WHERE 'b' IN (:names)",
+        &params! { "names" => ["a", "b"] },
+    )
+    .unwrap();
+    assert_eq!(b.sql, "SELECT 1 WHERE 'b' IN (?1, ?2)");
+    // `pin (:x)` is not `IN (`.
+    let b = pg("SELECT pin (:ids)", &params! { "ids" => vec![1i64] }).unwrap();
+    assert_eq!(b.sql, "SELECT pin ($1)");
+}
+
+#[test]
+fn list_misuse_and_wide_integers_are_errors_naming_the_parameter() {
+    let e = pg(
+        "SELECT 1 WHERE id IN (:ids)",
+        &params! { "ids" => Vec::<i64>::new() },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("parameter :ids is an empty list"), "{e}");
+    let e = pg(
+        "SELECT 1 WHERE id IN (:ids) AND :ids IS NOT NULL",
+        &params! { "ids" => vec![1i64] },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("used both inside `IN (...)`"), "{e}");
+    let e = pg("SELECT :n", &params! { "n" => u64::MAX })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("parameter :n: 18446744073709551615 (u64) does not fit a 64-bit signed integer"),
+        "{e}"
+    );
+    let e = pg("SELECT :n", &params! { "n" => vec![1u64, u64::MAX] })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("parameter :n: 18446744073709551615"), "{e}");
+    // In range they bind as integers.
+    let b = pg(
+        "SELECT :a, :b, :c, :d, :e",
+        &params! { "a" => 5u64, "b" => 6usize, "c" => 7u32, "d" => -8i16, "e" => 1.5f32 },
+    )
+    .unwrap();
+    assert_eq!(
+        b.values,
+        [
+            Value::Int(5),
+            Value::Int(6),
+            Value::Int(7),
+            Value::Int(-8),
+            Value::Float(1.5)
+        ]
+    );
+}

@@ -164,7 +164,7 @@ impl fmt::Display for ConnectTarget {
     }
 }
 
-/// A snapshot of a pool, as `get_pool_status()` returns it.
+/// A snapshot of a pool, as `pool_status()` returns it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct PoolStatus {

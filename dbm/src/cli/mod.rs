@@ -335,7 +335,7 @@ async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Resu
             }
         }
         "status" => {
-            let status = db.get_migration_status().await?;
+            let status = db.migration_status().await?;
             if args.json {
                 emit(out, &status)?;
             } else {
