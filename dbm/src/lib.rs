@@ -20,7 +20,8 @@
 //! ```
 //!
 //! Features: `sqlite` (default), `postgres`, `mssql`, `cli` (the `cargo xtask` commands),
-//! `http` (health probes and metrics served over HTTP, see [`router`]).
+//! `http` (health probes and metrics served over HTTP, see [`router`]), `sea-query`
+//! (statements built with sea-query: `DatabaseManager::query_statement`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -30,6 +31,8 @@ mod config;
 mod drivers;
 mod health;
 mod manager;
+#[cfg(feature = "sea-query")]
+mod sea;
 
 pub use config::{
     ACCEPTED_URLS, CONFIG_FILE, Config, ConfigLoader, DEFAULT_ENVIRONMENT, DatabaseConfig,
