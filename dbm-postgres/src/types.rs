@@ -414,9 +414,11 @@ pub(crate) fn decode(v: PgValueRef<'_>, column: &str) -> Result<Value> {
     if v.is_null() {
         return Ok(Value::Null);
     }
+    // Owned so that `v` can be consumed below; for built-in types this copies an enum, and
+    // the name is borrowed from it (no allocation per cell).
     let info = v.type_info().into_owned();
-    let name = info.name().to_owned();
-    let result: std::result::Result<Value, BoxDynError> = match name.as_str() {
+    let name = info.name();
+    let result: std::result::Result<Value, BoxDynError> = match name {
         "BOOL" => dec::<bool>(v).map(Value::Bool),
         "INT2" => dec::<i16>(v).map(|x| Value::Int(x.into())),
         "INT4" => dec::<i32>(v).map(|x| Value::Int(x.into())),
@@ -458,9 +460,9 @@ pub(crate) fn decode(v: PgValueRef<'_>, column: &str) -> Result<Value> {
             arr::<sqlx::types::Json<serde_json::Value>>(v, |j| Value::Json(j.0))
         }
         _ if info.oid() == Some(Oid(NUMERIC_ARRAY_OID)) => {
-            return Err(unsupported(&name, column).with_hint("cast to text[] or float8[]"));
+            return Err(unsupported(name, column).with_hint("cast to text[] or float8[]"));
         }
-        _ => return Err(unsupported(&name, column)),
+        _ => return Err(unsupported(name, column)),
     };
     result.map_err(|e| {
         Error::conversion(format!(
