@@ -254,23 +254,53 @@ impl PgConnection {
             .iter()
             .map(|c| Column::new(c.name(), c.type_info().name()))
             .collect();
-        let names: Vec<String> = columns.iter().map(|c| c.name().to_owned()).collect();
         let mut q = stmt.query();
         for b in binds {
             q = q.bind(b);
         }
-        let rows = match q.fetch_all(&mut self.conn).await {
-            Ok(r) => r,
-            Err(e) => return Err(self.fail(e)),
-        };
+        // Each row is decoded as it arrives and its wire buffer freed: the result is not
+        // held twice (sqlx's rows, then ours).
         let mut out = Rows::new(Columns::new(columns));
-        for row in &rows {
-            let mut vals = Vec::with_capacity(names.len());
-            for (i, name) in names.iter().enumerate() {
-                let raw = row.try_get_raw(i).map_err(|e| self.fail(e))?;
-                vals.push(decode(raw, name)?);
+        let width = out.columns().len();
+        let mut wire_error = None;
+        let mut decode_error = None;
+        {
+            use futures_util::TryStreamExt;
+            let mut stream = q.fetch(&mut self.conn);
+            'rows: loop {
+                let row = match stream.try_next().await {
+                    Ok(Some(row)) => row,
+                    Ok(None) => break,
+                    Err(e) => {
+                        wire_error = Some(e);
+                        break;
+                    }
+                };
+                let mut vals = Vec::with_capacity(width);
+                for i in 0..width {
+                    let raw = match row.try_get_raw(i) {
+                        Ok(raw) => raw,
+                        Err(e) => {
+                            wire_error = Some(e);
+                            break 'rows;
+                        }
+                    };
+                    match decode(raw, out.columns().as_slice()[i].name()) {
+                        Ok(v) => vals.push(v),
+                        Err(e) => {
+                            decode_error = Some(e);
+                            break 'rows;
+                        }
+                    }
+                }
+                out.push(vals);
             }
-            out.push(vals);
+        }
+        if let Some(e) = wire_error {
+            return Err(self.fail(e));
+        }
+        if let Some(e) = decode_error {
+            return Err(e);
         }
         Ok(out)
     }
@@ -334,34 +364,52 @@ impl Drop for PgConnection {
 /// How a statement changes the session's transaction state: `Some(true)` opens one,
 /// `Some(false)` ends one. SQL sent through `execute("BEGIN")` must be tracked too, or a
 /// connection would go back to the pool inside a transaction.
+///
+/// Called for every statement, so the common case is cheap: SQL without a `;` before its
+/// end is one statement, and only its first two words are read (no split, no allocation).
 fn transaction_effect(sql: &str) -> Option<bool> {
+    let body = sql.trim_end().trim_end_matches(';');
+    if !body.contains(';') {
+        return statement_effect(body);
+    }
     let mut effect = None;
     for stmt in dbm_core::split_script(
         sql,
         &dbm_core::SqlSyntax::POSTGRES,
         dbm_core::ScriptSplit::Semicolon,
     ) {
-        let words: Vec<String> = stmt
-            .sql
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .flat_map(str::split_whitespace)
-            .take(2)
-            .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
-            .collect();
-        match words.first().map(String::as_str) {
-            Some("BEGIN") | Some("START") => effect = Some(true),
-            Some("COMMIT") | Some("END") | Some("ABORT") => effect = Some(false),
-            Some("ROLLBACK") if words.get(1).map(String::as_str) != Some("TO") => {
-                effect = Some(false)
-            }
-            Some("PREPARE") if words.get(1).map(String::as_str) == Some("TRANSACTION") => {
-                effect = Some(false)
-            }
-            _ => {}
+        if let Some(e) = statement_effect(&stmt.sql) {
+            effect = Some(e);
         }
     }
     effect
+}
+
+/// The transaction effect of one statement, from its first two words (comment lines
+/// skipped, case ignored).
+fn statement_effect(stmt: &str) -> Option<bool> {
+    let mut words = stmt
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .flat_map(str::split_whitespace)
+        .map(|w| w.trim_end_matches(';'));
+    let first = words.next()?;
+    let is = |w: &str, k: &str| w.eq_ignore_ascii_case(k);
+    if is(first, "BEGIN") || is(first, "START") {
+        Some(true)
+    } else if is(first, "COMMIT") || is(first, "END") || is(first, "ABORT") {
+        Some(false)
+    } else if is(first, "ROLLBACK") {
+        // ROLLBACK TO SAVEPOINT keeps the transaction.
+        (!words.next().is_some_and(|w| is(w, "TO"))).then_some(false)
+    } else if is(first, "PREPARE") {
+        words
+            .next()
+            .is_some_and(|w| is(w, "TRANSACTION"))
+            .then_some(false)
+    } else {
+        None
+    }
 }
 
 /// Marks the connection busy for the duration of one call; a dropped future leaves it set.
@@ -588,6 +636,16 @@ mod tests {
         assert_eq!(transaction_effect("rollback"), Some(false));
         assert_eq!(transaction_effect("-- c\nEND"), Some(false));
         assert_eq!(transaction_effect("SELECT 'BEGIN'"), None);
+        // The one-statement fast path: trailing `;` and white space, case, CASE ... END.
+        assert_eq!(transaction_effect("  commit ;  \n"), Some(false));
+        assert_eq!(transaction_effect("Begin;"), Some(true));
+        assert_eq!(transaction_effect("SELECT CASE WHEN true THEN 1 END"), None);
+        assert_eq!(transaction_effect("PREPARE TRANSACTION 'x'"), Some(false));
+        assert_eq!(transaction_effect("PREPARE q AS SELECT 1"), None);
+        assert_eq!(transaction_effect(""), None);
+        // A `;` inside a literal takes the splitting path, with the same answer.
+        assert_eq!(transaction_effect("SELECT ';'"), None);
+        assert_eq!(transaction_effect("COMMIT; SELECT ';'"), Some(false));
         assert_eq!(
             transaction_effect(
                 "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql"

@@ -655,3 +655,49 @@ async fn a_deadlock_says_to_retry_the_whole_transaction() {
         "{e}"
     );
 }
+
+/// Rows are decoded as they arrive: a result that fails part way (a value dbm does not map,
+/// an error the server raises at row 500) is an error, and the one connection of the pool
+/// is clean for the next query.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_result_that_fails_part_way_leaves_the_connection_usable() {
+    let Some(t) = TestDb::postgres(PoolConfig::new("one").pool_size(1).max_overflow(0)).await
+    else {
+        return;
+    };
+    let db = &t.db;
+    let e = db
+        .query(
+            "SELECT i, CASE WHEN i > 300 THEN interval '1 day' END AS span FROM generate_series(1, 1000) i",
+            &Params::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnsupportedType, "{e}");
+    let rows = db
+        .query("SELECT 41 + 1 AS n", &Params::new())
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 42);
+    let e = db
+        .query(
+            "SELECT 1 / (500 - i) AS x FROM generate_series(1, 1000) i",
+            &Params::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(&ErrorCode::SqlState("22012".into())), "{e}");
+    let rows = db
+        .query(
+            "SELECT count(*) AS n FROM generate_series(1, 2000)",
+            &Params::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 2000);
+    assert_eq!(
+        db.pool_status().invalid,
+        0,
+        "the connection was kept, not replaced"
+    );
+}

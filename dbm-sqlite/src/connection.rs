@@ -179,16 +179,15 @@ fn for_each_row(
 }
 
 fn run_query(c: &rusqlite::Connection, sql: &str, values: &[Value]) -> Result<Rows> {
-    let mut all = Vec::new();
-    let columns = for_each_row(c, sql, values, |_, vals| {
-        all.push(vals);
+    // Rows go straight into the result (built at the first row, when the columns are known):
+    // no intermediate list to copy from.
+    let mut out: Option<Rows> = None;
+    let columns = for_each_row(c, sql, values, |columns, vals| {
+        out.get_or_insert_with(|| Rows::new(columns.clone()))
+            .push(vals);
         true
     })?;
-    let mut out = Rows::new(columns);
-    for vals in all {
-        out.push(vals);
-    }
-    Ok(out)
+    Ok(out.unwrap_or_else(|| Rows::new(columns)))
 }
 
 /// Sends rows into `tx` as they are read; stops quietly when the receiver is gone.
