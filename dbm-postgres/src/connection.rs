@@ -42,6 +42,11 @@ pub struct PgConnection {
     /// Set by this connection's canceller once it sent a cancel, so that dropping the
     /// connection does not send a second one for the same statement.
     cancel_sent: Arc<AtomicBool>,
+    /// Made once: each statement gets a clone of the `Arc`, not a new canceller.
+    canceller: Arc<PgCanceller>,
+    /// The result columns of each SQL text run here, reused while the prepared statement
+    /// still has the same columns (checked each time, without allocating).
+    columns: std::collections::HashMap<String, Columns>,
 }
 
 impl fmt::Debug for PgConnection {
@@ -148,6 +153,12 @@ impl PgConnection {
             .fetch_one(&mut conn)
             .await
             .map_err(|e| map_err(e, &options).with_operation("connect"))?;
+        let cancel_sent = Arc::new(AtomicBool::new(false));
+        let canceller = Arc::new(PgCanceller {
+            pid,
+            options: options.clone(),
+            sent: cancel_sent.clone(),
+        });
         Ok(PgConnection {
             conn,
             pid,
@@ -156,16 +167,36 @@ impl PgConnection {
             broken: false,
             in_tx: false,
             locked: false,
-            cancel_sent: Arc::new(AtomicBool::new(false)),
+            cancel_sent,
+            canceller,
+            columns: std::collections::HashMap::new(),
         })
     }
 
-    fn canceller_for_pid(&self) -> PgCanceller {
-        PgCanceller {
-            pid: self.pid,
-            options: self.options.clone(),
-            sent: self.cancel_sent.clone(),
+    /// The result's columns for `sql`: the ones built the last time it ran when they match
+    /// the statement's (names and types), else built now and kept.
+    fn columns_for(&mut self, sql: &str, stmt: &sqlx::postgres::PgStatement) -> Columns {
+        let now = stmt.columns();
+        if let Some(c) = self.columns.get(sql)
+            && c.len() == now.len()
+            && c.as_slice()
+                .iter()
+                .zip(now)
+                .all(|(a, b)| a.name() == b.name() && a.type_name() == b.type_info().name())
+        {
+            return c.clone();
         }
+        let built = Columns::new(
+            now.iter()
+                .map(|c| Column::new(c.name(), c.type_info().name()))
+                .collect(),
+        );
+        // Bounded like a statement cache: forgotten wholesale when it grows large.
+        if self.columns.len() >= 512 {
+            self.columns.clear();
+        }
+        self.columns.insert(sql.to_owned(), built.clone());
+        built
     }
 
     /// The server process id of this connection.
@@ -181,6 +212,29 @@ impl PgConnection {
             // A failed statement of a script may have left a transaction open: be safe.
             Some(true) => self.in_tx = true,
             None => {}
+        }
+    }
+
+    /// Whether `r` failed because a cached prepared statement no longer fits its table
+    /// (SQLSTATE 0A000, "cached plan must not change result type", after an `ALTER TABLE`)
+    /// and may be run once more: PostgreSQL refuses such a statement before executing it,
+    /// so nothing ran. The statement cache is cleared first. Inside a transaction the error
+    /// has aborted the transaction, so it is returned as it is.
+    async fn stale_plan<T>(&mut self, r: &Result<T>) -> bool {
+        let stale = matches!(r, Err(e) if matches!(e.code(), Some(dbm_core::ErrorCode::SqlState(s)) if s == "0A000"));
+        if !stale || self.in_tx || self.broken {
+            return false;
+        }
+        tracing::debug!("a cached statement no longer fits its table; preparing again");
+        match self.conn.clear_cached_statements().await {
+            Ok(()) => {
+                self.columns.clear();
+                true
+            }
+            Err(e) => {
+                let _ = self.fail(e);
+                false
+            }
         }
     }
 
@@ -249,18 +303,14 @@ impl PgConnection {
 
     async fn run_query(&mut self, sql: &str, values: &[Value]) -> std::result::Result<Rows, Error> {
         let (stmt, binds) = self.prepare_bound(sql, values).await?;
-        let columns: Vec<Column> = stmt
-            .columns()
-            .iter()
-            .map(|c| Column::new(c.name(), c.type_info().name()))
-            .collect();
+        let columns = self.columns_for(sql, &stmt);
         let mut q = stmt.query();
         for b in binds {
             q = q.bind(b);
         }
         // Each row is decoded as it arrives and its wire buffer freed: the result is not
         // held twice (sqlx's rows, then ours).
-        let mut out = Rows::new(Columns::new(columns));
+        let mut out = Rows::new(columns);
         let width = out.columns().len();
         let mut wire_error = None;
         let mut decode_error = None;
@@ -313,12 +363,7 @@ impl PgConnection {
     ) -> Result<(sqlx::postgres::PgArguments, Columns)> {
         use sqlx::Arguments as _;
         let (stmt, binds) = self.prepare_bound(sql, values).await?;
-        let columns = Columns::new(
-            stmt.columns()
-                .iter()
-                .map(|c| Column::new(c.name(), c.type_info().name()))
-                .collect(),
-        );
+        let columns = self.columns_for(sql, &stmt);
         let mut args = sqlx::postgres::PgArguments::default();
         for b in binds {
             args.add(b)
@@ -355,7 +400,7 @@ impl Drop for PgConnection {
             return;
         }
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let canceller = self.canceller_for_pid();
+            let canceller = self.canceller.clone();
             handle.spawn(async move { canceller.cancel().await });
         }
     }
@@ -430,7 +475,10 @@ impl Connection for PgConnection {
     }
 
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
-        let r = guarded!(self, self.run_query(sql, values).await);
+        let mut r = guarded!(self, self.run_query(sql, values).await);
+        if self.stale_plan(&r).await {
+            r = guarded!(self, self.run_query(sql, values).await);
+        }
         self.track(sql, r.is_ok());
         r
     }
@@ -500,7 +548,10 @@ impl Connection for PgConnection {
     }
 
     async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
-        let r = guarded!(self, self.run_execute(sql, values).await);
+        let mut r = guarded!(self, self.run_execute(sql, values).await);
+        if self.stale_plan(&r).await {
+            r = guarded!(self, self.run_execute(sql, values).await);
+        }
         self.track(sql, r.is_ok());
         r
     }
@@ -605,7 +656,7 @@ impl Connection for PgConnection {
     }
 
     fn canceller(&self) -> Option<Arc<dyn Canceller>> {
-        Some(Arc::new(self.canceller_for_pid()))
+        Some(self.canceller.clone())
     }
 
     fn in_transaction(&self) -> bool {

@@ -701,3 +701,45 @@ async fn a_result_that_fails_part_way_leaves_the_connection_usable() {
         "the connection was kept, not replaced"
     );
 }
+
+/// A connection reuses the columns of a SQL text it ran before only while the statement
+/// still has them: `SELECT *` after `ALTER TABLE` shows the new column.
+#[tokio::test(flavor = "multi_thread")]
+async fn reused_columns_follow_a_changed_table() {
+    let Some(t) = TestDb::postgres(PoolConfig::new("one").pool_size(1).max_overflow(0)).await
+    else {
+        return;
+    };
+    let db = &t.db;
+    db.execute("CREATE TABLE t (a INT)", &Params::new())
+        .await
+        .unwrap();
+    db.execute("INSERT INTO t VALUES (1)", &Params::new())
+        .await
+        .unwrap();
+    let names = |rows: &dbm_core::Rows| -> Vec<String> {
+        rows.columns()
+            .as_slice()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect()
+    };
+    let rows = db.query("SELECT * FROM t", &Params::new()).await.unwrap();
+    assert_eq!(names(&rows), ["a"]);
+    let again = db.query("SELECT * FROM t", &Params::new()).await.unwrap();
+    assert_eq!(names(&again), ["a"]);
+    db.execute(
+        "ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'x'",
+        &Params::new(),
+    )
+    .await
+    .unwrap();
+    let rows = db.query("SELECT * FROM t", &Params::new()).await.unwrap();
+    assert_eq!(names(&rows), ["a", "b"]);
+    assert_eq!(rows[0].get::<String>("b").unwrap(), "x");
+    db.execute("ALTER TABLE t ALTER COLUMN a TYPE BIGINT", &Params::new())
+        .await
+        .unwrap();
+    let rows = db.query("SELECT * FROM t", &Params::new()).await.unwrap();
+    assert_eq!(rows.columns().as_slice()[0].type_name(), "INT8");
+}
