@@ -44,9 +44,10 @@ pub struct PgConnection {
     cancel_sent: Arc<AtomicBool>,
     /// Made once: each statement gets a clone of the `Arc`, not a new canceller.
     canceller: Arc<PgCanceller>,
-    /// The result columns of each SQL text run here, reused while the prepared statement
-    /// still has the same columns (checked each time, without allocating).
-    columns: std::collections::HashMap<String, Columns>,
+    /// Each SQL text run here, shared with sqlx's statement cache without copying it, and
+    /// its result columns, reused while the prepared statement still has the same ones
+    /// (checked each time, without allocating).
+    columns: std::collections::HashMap<Arc<str>, Option<Columns>>,
 }
 
 impl fmt::Debug for PgConnection {
@@ -177,7 +178,7 @@ impl PgConnection {
     /// the statement's (names and types), else built now and kept.
     fn columns_for(&mut self, sql: &str, stmt: &sqlx::postgres::PgStatement) -> Columns {
         let now = stmt.columns();
-        if let Some(c) = self.columns.get(sql)
+        if let Some(Some(c)) = self.columns.get(sql)
             && c.len() == now.len()
             && c.as_slice()
                 .iter()
@@ -191,12 +192,23 @@ impl PgConnection {
                 .map(|c| Column::new(c.name(), c.type_info().name()))
                 .collect(),
         );
+        let text = self.text_of(sql);
+        self.columns.insert(text, Some(built.clone()));
+        built
+    }
+
+    /// `sql` as a shared string: the one kept from an earlier run, or a new one kept now.
+    fn text_of(&mut self, sql: &str) -> Arc<str> {
+        if let Some((text, _)) = self.columns.get_key_value(sql) {
+            return text.clone();
+        }
         // Bounded like a statement cache: forgotten wholesale when it grows large.
         if self.columns.len() >= 512 {
             self.columns.clear();
         }
-        self.columns.insert(sql.to_owned(), built.clone());
-        built
+        let text: Arc<str> = Arc::from(sql);
+        self.columns.insert(text.clone(), None);
+        text
     }
 
     /// The server process id of this connection.
@@ -263,7 +275,8 @@ impl PgConnection {
             .map(|v| Bind::new(v).map(|b| b.declared_type()))
             .collect::<Result<_>>()?;
         for attempt in 0..2 {
-            let stmt = match (&mut self.conn).prepare_with(sql_str(sql), &declared).await {
+            let text = AssertSqlSafe(self.text_of(sql)).into_sql_str();
+            let stmt = match (&mut self.conn).prepare_with(text, &declared).await {
                 Ok(s) => s,
                 Err(e) => return Err(self.fail(e)),
             };
