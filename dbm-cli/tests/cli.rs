@@ -396,3 +396,44 @@ fn messages_say_what_to_do() {
         err(&o)
     );
 }
+
+#[test]
+fn on_a_terminal_progress_is_a_bar_that_leaves_one_line_per_migration() {
+    let p = project();
+    std::fs::write(
+        p.path().join("migrations/app/V2__second.sql"),
+        "CREATE TABLE second (x INTEGER);\n",
+    )
+    .unwrap();
+    let o = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} migrate", env!("CARGO_BIN_EXE_dbm")),
+            "/dev/null",
+        ])
+        .current_dir(p.path())
+        .env_remove("DBM_CONFIG")
+        .env_remove("NO_COLOR")
+        .output();
+    let o = match o {
+        Ok(o) => o,
+        Err(e) => {
+            if std::env::var("DBM_TEST_REQUIRE_SHELLS").is_ok_and(|v| v == "1") {
+                panic!("DBM_TEST_REQUIRE_SHELLS=1 and `script` cannot run: {e}");
+            }
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("skipped: `script` not runnable ({e}): terminal progress not checked\n")
+                    .as_bytes(),
+            );
+            return;
+        }
+    };
+    let t = out(&o);
+    assert!(o.status.success(), "{t}");
+    // The bar's lines stay, one per migration; the plain-line format is not used.
+    assert!(t.contains("  1 runs ("), "{t:?}");
+    assert!(t.contains("  2 second ("), "{t:?}");
+    assert!(!t.contains("[1/2]"), "{t:?}");
+    assert!(t.contains("app: applied 2 migration(s)"), "{t:?}");
+}
