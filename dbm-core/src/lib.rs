@@ -64,7 +64,8 @@ pub use row::{Column, ColumnIndex, Columns, Row, Rows};
 pub use script::{ScriptSplit, ScriptStatement, split_script};
 pub use stream::{BoxRowStream, RowStream};
 pub use test_backend::{
-    IsolatedDatabase, SqlType, TestBackend, run_detached, unique_test_name, url_with_database,
+    IsolatedDatabase, SqlType, TestBackend, execute_and_close, run_detached, unique_test_name,
+    url_with_database,
 };
 pub use text::{percent_decode, shown_name};
 #[cfg(feature = "tls")]

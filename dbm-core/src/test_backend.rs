@@ -98,6 +98,14 @@ pub fn unique_test_name() -> String {
     format!("dbm_t_{}_{}_{n}", std::process::id(), nanos)
 }
 
+/// Runs one statement without parameters on `db`, then closes `db`: what a test backend
+/// does with the one-connection admin pool it opens to create or drop a test database.
+pub async fn execute_and_close(db: &dyn Database, sql: &str) -> Result<u64> {
+    let r = db.execute(sql, &crate::params::Params::new()).await;
+    db.close().await;
+    r
+}
+
 /// Runs `work` to its end on a thread of its own with a runtime of its own, and waits for
 /// it: for dropping a test database from `Drop`, which may run inside a runtime or while
 /// a test unwinds. `None` when it could not run or panicked.

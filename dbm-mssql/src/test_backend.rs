@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use dbm_core::{
-    Database, Error, IsolatedDatabase, Params, PoolConfig, Result, SqlType, TestBackend,
-    async_trait, run_detached, unique_test_name, url_with_database,
+    Database, Error, IsolatedDatabase, PoolConfig, Result, SqlType, TestBackend, async_trait,
+    execute_and_close, run_detached, unique_test_name, url_with_database,
 };
 
 use crate::options::MssqlOptions;
@@ -69,9 +69,7 @@ async fn admin_batch(admin: &MssqlOptions, sql: &str) -> Result<()> {
         admin.clone(),
         PoolConfig::new("admin").pool_size(1),
     );
-    let r = db.execute(sql, &Params::new()).await;
-    db.close().await;
-    r.map(|_| ())
+    execute_and_close(&db, sql).await.map(|_| ())
 }
 
 impl Drop for TestDatabase {

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use dbm_core::{
-    Database, Error, IsolatedDatabase, Params, PoolConfig, Result, TestBackend, async_trait,
-    run_detached, unique_test_name, url_with_database,
+    Database, Error, IsolatedDatabase, PoolConfig, Result, TestBackend, async_trait,
+    execute_and_close, run_detached, unique_test_name, url_with_database,
 };
 
 use crate::options::PgOptions;
@@ -48,21 +48,27 @@ impl IsolatedDatabase for TestDatabase {
     }
 }
 
+/// One statement on a one-connection admin pool of the server.
+async fn admin_execute(admin: &PgOptions, sql: &str) -> Result<()> {
+    let db = crate::open(
+        "admin",
+        admin.clone(),
+        PoolConfig::new("admin").pool_size(1),
+    );
+    execute_and_close(&db, sql).await.map(|_| ())
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let (admin, name) = (self.admin.clone(), self.name.clone());
         let dropped = run_detached(async move {
-            let db = crate::open("admin", admin, PoolConfig::new("admin").pool_size(1));
-            let r = db
-                .execute(
-                    &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-                    &Params::new(),
-                )
-                .await;
-            db.close().await;
-            r.ok()
+            admin_execute(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            )
+            .await
         });
-        if !matches!(dropped, Some(Some(_))) {
+        if !matches!(dropped, Some(Ok(()))) {
             tracing::warn!(database = %self.name, "could not drop a PostgreSQL test database");
         }
     }
@@ -86,16 +92,9 @@ impl TestBackend for PgTestBackend {
         })?;
         let admin: PgOptions = server.parse()?;
         let name = unique_test_name();
-        let db = crate::open(
-            "admin",
-            admin.clone(),
-            PoolConfig::new("admin").pool_size(1),
-        );
-        let created = db
-            .execute(&format!("CREATE DATABASE \"{name}\""), &Params::new())
-            .await;
-        db.close().await;
-        created.map_err(|e| e.context("cannot create a test database"))?;
+        admin_execute(&admin, &format!("CREATE DATABASE \"{name}\""))
+            .await
+            .map_err(|e| e.context("cannot create a test database"))?;
         Ok(Box::new(TestDatabase {
             url: url_with_database(server, &name),
             admin,
