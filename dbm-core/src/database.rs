@@ -105,7 +105,7 @@ where
     ) -> Result<Output> {
         let span = self.span(operation);
         let started = Instant::now();
-        let result = async {
+        let work_done = async {
             check_timeout(timeout)?;
             let bound = self.dialect.bind(sql, params)?;
             let mut conn = self.checkout(operation).await?;
@@ -136,9 +136,12 @@ where
                     .with_hint("check whether it took effect before running it again")),
                 (_, r) => r,
             }
+        };
+        let result = if span_is_seen(&span) {
+            work_done.instrument(span.clone()).await
+        } else {
+            work_done.await
         }
-        .instrument(span.clone())
-        .await
         .map_err(|e| e.with_database(self.name.clone()).with_operation(operation));
         record(&span, operation, started, &result);
         self.report_operation(operation, started, result.as_ref().err());
@@ -179,13 +182,29 @@ where
     }
 }
 
+/// Whether entering `span` does anything: a subscriber wants it, or (with no subscriber)
+/// the `log` fallback would write its enter and exit lines (at trace level). When neither
+/// holds, operations skip instrumenting their future, which would enter and leave the
+/// span at every poll for nothing.
+fn span_is_seen(span: &tracing::Span) -> bool {
+    !span.is_disabled() || log::max_level() >= log::LevelFilter::Trace
+}
+
 fn record(span: &tracing::Span, operation: &str, started: Instant, result: &Result<Output>) {
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.record("duration_ms", ms);
+    let seen = span_is_seen(span);
+    let in_span = |event: &dyn Fn()| {
+        if seen { span.in_scope(event) } else { event() }
+    };
+    if !span.is_disabled() {
+        span.record("duration_ms", ms);
+    }
     match result {
         Ok(Output::Rows(rows)) => {
-            span.record("db.response.returned_rows", rows.len() as u64);
-            span.in_scope(|| {
+            if !span.is_disabled() {
+                span.record("db.response.returned_rows", rows.len() as u64);
+            }
+            in_span(&|| {
                 tracing::debug!(
                     operation,
                     duration_ms = ms,
@@ -195,8 +214,10 @@ fn record(span: &tracing::Span, operation: &str, started: Instant, result: &Resu
             });
         }
         Ok(Output::Affected(n)) => {
-            span.record("db.rows_affected", *n);
-            span.in_scope(|| {
+            if !span.is_disabled() {
+                span.record("db.rows_affected", *n);
+            }
+            in_span(&|| {
                 tracing::debug!(
                     operation,
                     duration_ms = ms,
@@ -206,8 +227,12 @@ fn record(span: &tracing::Span, operation: &str, started: Instant, result: &Resu
             });
         }
         Err(e) => {
-            span.record("error.type", e.kind().id());
-            span.in_scope(|| tracing::debug!(operation, duration_ms = ms, error = %e, "database operation failed"));
+            if !span.is_disabled() {
+                span.record("error.type", e.kind().id());
+            }
+            in_span(
+                &|| tracing::debug!(operation, duration_ms = ms, error = %e, "database operation failed"),
+            );
         }
     }
 }
@@ -237,7 +262,11 @@ where
     async fn query_stream(&self, sql: &str, params: &Params) -> Result<RowStream> {
         let name = self.name.clone();
         let context = move |e: Error| e.with_database(name.clone()).with_operation("query stream");
-        let bound = self.dialect.bind(sql, params).map_err(&context)?;
+        let bound = self
+            .dialect
+            .bind(sql, params)
+            .map_err(&context)?
+            .into_owned();
         let mut conn = self.checkout("query stream").await?;
         // Up to 4 batches of up to 512 rows in flight: memory stays bounded.
         let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -317,7 +346,7 @@ where
                     .with_hint("pass at least one Statement"));
             }
             check_timeout(self.statement_timeout)?;
-            let bound: Vec<BoundSql> = statements
+            let bound: Vec<BoundSql<'_>> = statements
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {

@@ -112,7 +112,7 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     }
 
     /// Rewrites `:name` parameters into this dialect's placeholders.
-    fn bind(&self, sql: &str, params: &Params) -> Result<BoundSql> {
+    fn bind<'a>(&self, sql: &'a str, params: &Params) -> Result<BoundSql<'a>> {
         bind_named(sql, params, self.placeholder_style(), &self.syntax())
     }
 

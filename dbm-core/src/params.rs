@@ -1,5 +1,6 @@
 //! Named parameters (`:name`) and their rewriting into each dialect's placeholders.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
@@ -218,14 +219,35 @@ macro_rules! params {
     };
 }
 
-/// SQL rewritten for one dialect, with its values in placeholder order.
+/// SQL rewritten for one dialect, with its values in placeholder order. The text is
+/// borrowed from the caller's SQL when there was nothing to rewrite.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct BoundSql {
+pub struct BoundSql<'a> {
     /// The SQL text with dialect placeholders.
-    pub sql: String,
+    pub sql: Cow<'a, str>,
     /// One value per placeholder index (a name used twice is bound once).
     pub values: Vec<Value>,
+}
+
+impl BoundSql<'_> {
+    /// The same, owning its text (for work that outlives the caller's SQL).
+    ///
+    /// ```
+    /// use dbm_core::{bind_named, Params, PlaceholderStyle, SqlSyntax};
+    /// let sql = String::from("SELECT 1");
+    /// let b = bind_named(&sql, &Params::new(), PlaceholderStyle::Dollar, &SqlSyntax::POSTGRES)
+    ///     .unwrap()
+    ///     .into_owned();
+    /// drop(sql);
+    /// assert_eq!(b.sql, "SELECT 1");
+    /// ```
+    pub fn into_owned(self) -> BoundSql<'static> {
+        BoundSql {
+            sql: Cow::Owned(self.sql.into_owned()),
+            values: self.values,
+        }
+    }
 }
 
 /// Rewrites `:name` markers into `style` placeholders and orders the values to match.
@@ -245,18 +267,30 @@ pub struct BoundSql {
 /// assert_eq!(b.sql, "SELECT $1::int, ':a', $2, $1");
 /// assert_eq!(b.values.len(), 2);
 /// ```
-pub fn bind_named(
-    sql: &str,
+pub fn bind_named<'a>(
+    sql: &'a str,
     params: &Params,
     style: PlaceholderStyle,
     syntax: &SqlSyntax,
-) -> Result<BoundSql> {
+) -> Result<BoundSql<'a>> {
     if let Some(why) = &params.error {
         return Err(Error::parameter(why.clone())
             .with_hint("bind it as a type the database stores (i64, Decimal or text)"));
     }
+    // The common case of a statement without parameters: with no `:` there is nothing to
+    // rewrite, and with no comment every byte that is not white space or `;` is code.
+    if params.is_empty() && !sql.contains(':') && !sql.contains("--") && !sql.contains("/*") {
+        if sql.bytes().any(|c| !syntax.is_space(c) && c != b';') {
+            return Ok(BoundSql {
+                sql: Cow::Borrowed(sql),
+                values: Vec::new(),
+            });
+        }
+        return Err(empty_sql());
+    }
     let b = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len() + 8);
+    // Allocated at the first rewrite: SQL that needs none is returned as it is.
+    let mut out = String::new();
     let mut order = Placeholders::new(params);
     let mut has_code = false;
     let mut copied = 0; // bytes of `sql` already written to `out`
@@ -278,6 +312,9 @@ pub fn bind_named(
             continue;
         }
         if c == b'\\' && b.get(i + 1) == Some(&b':') {
+            if out.capacity() == 0 {
+                out.reserve(sql.len() + 8);
+            }
             out.push_str(&sql[copied..i]);
             copied = i + 1; // drop the backslash, keep the colon
             i += 2;
@@ -291,6 +328,9 @@ pub fn bind_named(
             let mut end = start;
             while end < b.len() && is_ident_char(b[end]) {
                 end += 1;
+            }
+            if out.capacity() == 0 {
+                out.reserve(sql.len() + 8);
             }
             out.push_str(&sql[copied..i]);
             let name = &sql[start..end];
@@ -316,12 +356,15 @@ pub fn bind_named(
         }
         i += 1;
     }
-    out.push_str(&sql[copied..]);
+    let text = if copied == 0 {
+        Cow::Borrowed(sql)
+    } else {
+        out.push_str(&sql[copied..]);
+        Cow::Owned(out)
+    };
 
     if !has_code {
-        return Err(Error::parameter(
-            "the SQL is empty (nothing but whitespace or comments)",
-        ));
+        return Err(empty_sql());
     }
     if let Some(why) = order.list_error.take() {
         return Err(Error::parameter(why));
@@ -361,7 +404,11 @@ pub fn bind_named(
             (v, _) => v.clone(),
         })
         .collect();
-    Ok(BoundSql { sql: out, values })
+    Ok(BoundSql { sql: text, values })
+}
+
+fn empty_sql() -> Error {
+    Error::parameter("the SQL is empty (nothing but whitespace or comments)")
 }
 
 /// Numbers the distinct names of a statement in first-use order. A name is known by its

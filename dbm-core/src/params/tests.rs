@@ -1,6 +1,6 @@
 use super::*;
 
-fn pg(sql: &str, p: &Params) -> Result<BoundSql> {
+fn pg<'a>(sql: &'a str, p: &Params) -> Result<BoundSql<'a>> {
     bind_named(sql, p, PlaceholderStyle::Dollar, &SqlSyntax::POSTGRES)
 }
 
@@ -171,7 +171,8 @@ fn many_parameters_bind_in_order_with_the_index() {
     );
     // Used in another order than bound: found through the index.
     let reversed: Vec<String> = (0..n).rev().map(|i| format!(":p{i}")).collect();
-    let b = pg(&format!("SELECT {}", reversed.join(", ")), &p).unwrap();
+    let sql = format!("SELECT {}", reversed.join(", "));
+    let b = pg(&sql, &p).unwrap();
     assert_eq!(b.values[0], Value::Int(1999));
     assert_eq!(b.values[1992], Value::Int(-7));
     p.insert("extra", 1);
@@ -187,7 +188,7 @@ fn many_parameters_bind_in_order_with_the_index() {
     assert!(p != q);
 }
 
-fn sqlite(sql: &str, p: &Params) -> Result<BoundSql> {
+fn sqlite<'a>(sql: &'a str, p: &Params) -> Result<BoundSql<'a>> {
     bind_named(
         sql,
         p,
@@ -196,7 +197,7 @@ fn sqlite(sql: &str, p: &Params) -> Result<BoundSql> {
     )
 }
 
-fn mssql(sql: &str, p: &Params) -> Result<BoundSql> {
+fn mssql<'a>(sql: &'a str, p: &Params) -> Result<BoundSql<'a>> {
     bind_named(sql, p, PlaceholderStyle::AtP, &SqlSyntax::MSSQL)
 }
 
@@ -285,4 +286,26 @@ fn list_misuse_and_wide_integers_are_errors_naming_the_parameter() {
             Value::Float(1.5)
         ]
     );
+}
+
+#[test]
+fn sql_needing_no_rewrite_is_borrowed_not_copied() {
+    use std::borrow::Cow;
+    let none = Params::new();
+    for sql in ["SELECT 1", "SELECT '::'", "SELECT 1::int", "SELECT 1 -- :x"] {
+        let b = pg(sql, &none).unwrap();
+        assert!(matches!(b.sql, Cow::Borrowed(s) if s == sql), "{sql}");
+    }
+    let b = pg("SELECT :a", &params! { "a" => 1 }).unwrap();
+    assert!(matches!(b.sql, Cow::Owned(ref s) if s == "SELECT $1"));
+    let b = pg("SELECT a[1\\:2]", &none).unwrap();
+    assert_eq!(b.sql, "SELECT a[1:2]", "an escaped colon is a rewrite");
+    // The quick path keeps the checks of the full one.
+    for empty in ["", "  ;  ", "-- only a comment", "/* c */ ;"] {
+        assert!(
+            pg(empty, &none).unwrap_err().to_string().contains("empty"),
+            "{empty:?}"
+        );
+    }
+    assert!(pg("SELECT :a", &none).is_err());
 }

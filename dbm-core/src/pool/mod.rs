@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -129,6 +129,18 @@ impl<M: ManageConnection> Drop for Reservation<'_, M> {
         if self.armed {
             let mut st = self.shared.lock();
             st.checked_out -= 1;
+        }
+    }
+}
+
+/// Takes back a checkout counted in advance when the checkout is cancelled (dropped) while
+/// it pre-pings.
+struct Uncount<'a, M: ManageConnection>(Option<&'a Shared<M>>);
+
+impl<M: ManageConnection> Drop for Uncount<'_, M> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0 {
+            shared.lock().checkouts -= 1;
         }
     }
 }
@@ -261,55 +273,40 @@ impl<M: ManageConnection> Pool<M> {
 
     /// Checks out a connection: an idle one (most recently used first), or a new one while
     /// the pool is below its maximum, or the first one returned, waiting at most `timeout`.
+    ///
+    /// When a permit is free and an idle connection fits, the checkout takes the pool's lock
+    /// once and arms no timer.
     pub async fn get(&self) -> Result<PooledConnection<M>> {
         let shared = &*self.shared;
-        if shared.lock().closed {
-            return Err(shared.closed_error());
-        }
-        let started = Instant::now();
-        let permit = {
-            shared.lock().waiting += 1;
-            let _waiting = Waiting(shared);
-            let acquire = shared.semaphore.clone().acquire_owned();
-            match tokio::time::timeout(shared.config.timeout, acquire).await {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_)) => return Err(shared.closed_error()),
-                Err(_) => {
-                    shared.lock().timeouts += 1;
-                    drop(_waiting);
-                    crate::observe::connection_wait(&shared.config.name, started.elapsed(), true);
-                    let status = shared.status();
-                    return Err(Error::new(
-                        ErrorKind::PoolExhausted,
-                        format!(
-                            "no connection available within {} ms ({status})",
-                            shared.config.timeout.as_millis()
-                        ),
-                    )
-                    .with_database(shared.config.name.clone())
-                    .with_operation("checkout")
-                    .with_hint(
-                        "raise pool_size or max_overflow, raise the pool timeout, or find the \
-                         tasks that hold connections too long",
-                    ));
-                }
+        let (permit, mut waited) = match shared.semaphore.clone().try_acquire_owned() {
+            Ok(permit) => (permit, Some(Duration::ZERO)),
+            Err(TryAcquireError::Closed) => return Err(shared.closed_error()),
+            Err(TryAcquireError::NoPermits) => {
+                let started = Instant::now();
+                let permit = self.wait_for_permit(started).await?;
+                (permit, Some(started.elapsed()))
             }
         };
-        let waited = started.elapsed();
-        crate::observe::connection_wait(&shared.config.name, waited, false);
-        {
-            let mut st = shared.lock();
-            st.wait_total += waited;
-            st.wait_max = st.wait_max.max(waited);
+        if let Some(w) = waited {
+            crate::observe::connection_wait(&shared.config.name, w, false);
         }
         loop {
             let candidate = {
                 let mut st = shared.lock();
+                if let Some(w) = waited.take() {
+                    st.wait_total += w;
+                    st.wait_max = st.wait_max.max(w);
+                }
                 if st.closed {
                     return Err(shared.closed_error());
                 }
                 st.checked_out += 1;
-                st.idle.pop_back().map(|idle| (idle, st.invalid_before))
+                let idle = st.idle.pop_back();
+                if idle.is_some() {
+                    // Counted now to take the lock once; taken back below if it is refused.
+                    st.checkouts += 1;
+                }
+                idle.map(|idle| (idle, st.invalid_before))
             };
             let mut reservation = Reservation {
                 shared,
@@ -344,6 +341,7 @@ impl<M: ManageConnection> Pool<M> {
             };
             if invalid_before.is_some_and(|t| idle.created <= t) {
                 let mut st = shared.lock();
+                st.checkouts -= 1;
                 st.invalid += 1;
                 st.closed_conns += 1;
                 continue; // reservation released on drop; the connection is closed here
@@ -353,28 +351,65 @@ impl<M: ManageConnection> Pool<M> {
                 .recycle
                 .is_some_and(|age| idle.created.elapsed() >= age)
             {
-                shared.lock().closed_conns += 1;
+                let mut st = shared.lock();
+                st.checkouts -= 1;
+                st.closed_conns += 1;
                 continue;
             }
-            let stale = idle.last_used.elapsed() >= shared.config.pre_ping_skip;
-            if shared.config.pre_ping
-                && stale
-                && let Err(e) = bounded_ping(shared, &mut idle.conn).await
-            {
-                tracing::warn!(
-                    pool = %shared.config.name,
-                    error = %e,
-                    "pre-ping failed: invalidating every connection opened before now"
-                );
-                let mut st = shared.lock();
-                st.invalid += 1;
-                st.closed_conns += 1;
-                st.invalid_before = Some(Instant::now());
-                continue;
+            let stale =
+                shared.config.pre_ping && idle.last_used.elapsed() >= shared.config.pre_ping_skip;
+            if stale {
+                // A checkout cancelled during the ping must not stay counted.
+                let mut uncount = Uncount(Some(shared));
+                let pinged = bounded_ping(shared, &mut idle.conn).await;
+                uncount.0 = None;
+                if let Err(e) = pinged {
+                    tracing::warn!(
+                        pool = %shared.config.name,
+                        error = %e,
+                        "pre-ping failed: invalidating every connection opened before now"
+                    );
+                    let mut st = shared.lock();
+                    st.checkouts -= 1;
+                    st.invalid += 1;
+                    st.closed_conns += 1;
+                    st.invalid_before = Some(Instant::now());
+                    continue;
+                }
             }
             reservation.armed = false;
-            shared.lock().checkouts += 1;
             return Ok(self.wrap(idle.conn, idle.created, permit));
+        }
+    }
+
+    /// Waits for a permit (every connection is in use), at most the pool's timeout.
+    async fn wait_for_permit(&self, started: Instant) -> Result<OwnedSemaphorePermit> {
+        let shared = &*self.shared;
+        shared.lock().waiting += 1;
+        let waiting = Waiting(shared);
+        let acquire = shared.semaphore.clone().acquire_owned();
+        match tokio::time::timeout(shared.config.timeout, acquire).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(shared.closed_error()),
+            Err(_) => {
+                shared.lock().timeouts += 1;
+                drop(waiting);
+                crate::observe::connection_wait(&shared.config.name, started.elapsed(), true);
+                let status = shared.status();
+                Err(Error::new(
+                    ErrorKind::PoolExhausted,
+                    format!(
+                        "no connection available within {} ms ({status})",
+                        shared.config.timeout.as_millis()
+                    ),
+                )
+                .with_database(shared.config.name.clone())
+                .with_operation("checkout")
+                .with_hint(
+                    "raise pool_size or max_overflow, raise the pool timeout, or find the \
+                     tasks that hold connections too long",
+                ))
+            }
         }
     }
 

@@ -12,6 +12,7 @@ struct FakeManager {
     opened: AtomicU32,
     generation: Arc<AtomicU32>,
     connect_delay: Duration,
+    ping_delay: Duration,
     pings: AtomicU32,
 }
 
@@ -39,6 +40,9 @@ impl ManageConnection for FakeManager {
 
     async fn ping(&self, conn: &mut FakeConn) -> Result<()> {
         self.pings.fetch_add(1, Ordering::SeqCst);
+        if !self.ping_delay.is_zero() {
+            tokio::time::sleep(self.ping_delay).await;
+        }
         if conn.generation == self.generation.load(Ordering::SeqCst) {
             Ok(())
         } else {
@@ -173,6 +177,38 @@ async fn pre_ping_replaces_a_dead_connection_and_counts_it_invalid() {
     assert_eq!(p.manager().pings.load(Ordering::SeqCst), 1);
     assert_eq!(s.connections_created, 3);
     assert_eq!((s.checked_in, s.checked_out), (0, 1));
+    assert_eq!(
+        s.checkouts, 3,
+        "the refused idle connections are not checkouts"
+    );
+}
+
+#[tokio::test]
+async fn checkout_cancelled_during_the_ping_is_not_counted() {
+    let p = Pool::new(
+        FakeManager {
+            ping_delay: Duration::from_secs(10),
+            ..FakeManager::default()
+        },
+        PoolConfig::new("fake")
+            .pool_size(1)
+            .max_overflow(0)
+            .pre_ping_skip(Duration::ZERO),
+    );
+    drop(p.get().await.unwrap());
+    let p2 = p.clone();
+    let task = tokio::spawn(async move { p2.get().await.map(|_| ()) });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(p.manager().pings.load(Ordering::SeqCst), 1, "it is pinging");
+    task.abort();
+    let _ = task.await;
+    let s = p.status();
+    assert_eq!((s.checked_out, s.checkouts), (0, 1));
+    assert_eq!(
+        p.shared.semaphore.available_permits(),
+        1,
+        "the permit came back"
+    );
 }
 
 #[tokio::test]
@@ -203,6 +239,7 @@ async fn invalidate_replaces_older_connections_at_next_checkout() {
         d.id
     );
     assert_eq!(p.status().invalid, 2);
+    assert_eq!(p.status().checkouts, 4);
 }
 
 #[tokio::test]
@@ -216,6 +253,11 @@ async fn recycle_replaces_old_connections() {
     let c = p.get().await.unwrap();
     assert_eq!(c.id, 2);
     assert_eq!(p.status().invalid, 0, "recycling is not invalidation");
+    assert_eq!(
+        p.status().checkouts,
+        2,
+        "the recycled connection is not a checkout"
+    );
 }
 
 #[tokio::test]
