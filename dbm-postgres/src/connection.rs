@@ -44,10 +44,17 @@ pub struct PgConnection {
     cancel_sent: Arc<AtomicBool>,
     /// Made once: each statement gets a clone of the `Arc`, not a new canceller.
     canceller: Arc<PgCanceller>,
-    /// Each SQL text run here, shared with sqlx's statement cache without copying it, and
-    /// its result columns, reused while the prepared statement still has the same ones
-    /// (checked each time, without allocating).
-    columns: std::collections::HashMap<Arc<str>, Option<Columns>>,
+    /// Each SQL text run here with its prepared statement and result columns: a statement
+    /// run again is bound and executed without asking sqlx to prepare it (sqlx still finds
+    /// its server-side statement in its own cache, by the same shared text). Cleared with
+    /// sqlx's cache, when a statement no longer fits its table or its parameter types.
+    statements: std::collections::HashMap<Arc<str>, Prepared>,
+}
+
+/// A statement prepared on this connection, and its result columns built once.
+struct Prepared {
+    stmt: sqlx::postgres::PgStatement,
+    columns: Columns,
 }
 
 impl fmt::Debug for PgConnection {
@@ -170,45 +177,17 @@ impl PgConnection {
             locked: false,
             cancel_sent,
             canceller,
-            columns: std::collections::HashMap::new(),
+            statements: std::collections::HashMap::new(),
         })
     }
 
-    /// The result's columns for `sql`: the ones built the last time it ran when they match
-    /// the statement's (names and types), else built now and kept.
-    fn columns_for(&mut self, sql: &str, stmt: &sqlx::postgres::PgStatement) -> Columns {
-        let now = stmt.columns();
-        if let Some(Some(c)) = self.columns.get(sql)
-            && c.len() == now.len()
-            && c.as_slice()
-                .iter()
-                .zip(now)
-                .all(|(a, b)| a.name() == b.name() && a.type_name() == b.type_info().name())
-        {
-            return c.clone();
+    /// Forgets every prepared statement, sqlx's and this connection's.
+    async fn forget_statements(&mut self) -> Result<()> {
+        self.statements.clear();
+        match self.conn.clear_cached_statements().await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail(e)),
         }
-        let built = Columns::new(
-            now.iter()
-                .map(|c| Column::new(c.name(), c.type_info().name()))
-                .collect(),
-        );
-        let text = self.text_of(sql);
-        self.columns.insert(text, Some(built.clone()));
-        built
-    }
-
-    /// `sql` as a shared string: the one kept from an earlier run, or a new one kept now.
-    fn text_of(&mut self, sql: &str) -> Arc<str> {
-        if let Some((text, _)) = self.columns.get_key_value(sql) {
-            return text.clone();
-        }
-        // Bounded like a statement cache: forgotten wholesale when it grows large.
-        if self.columns.len() >= 512 {
-            self.columns.clear();
-        }
-        let text: Arc<str> = Arc::from(sql);
-        self.columns.insert(text.clone(), None);
-        text
     }
 
     /// The server process id of this connection.
@@ -238,16 +217,7 @@ impl PgConnection {
             return false;
         }
         tracing::debug!("a cached statement no longer fits its table; preparing again");
-        match self.conn.clear_cached_statements().await {
-            Ok(()) => {
-                self.columns.clear();
-                true
-            }
-            Err(e) => {
-                let _ = self.fail(e);
-                false
-            }
-        }
+        self.forget_statements().await.is_ok()
     }
 
     pub(crate) fn holds_migration_lock(&self) -> bool {
@@ -262,50 +232,57 @@ impl PgConnection {
         err
     }
 
-    /// Prepares `sql` (from sqlx's statement cache when it was prepared before) and binds
-    /// `values` as the statement's parameter types. A cached statement whose types do not
-    /// fit these values (prepared earlier with a NULL, say) is prepared again.
+    /// The statement for `sql` (prepared here before, or now) with its result columns, and
+    /// `values` bound as the statement's parameter types. A statement whose types do not fit
+    /// these values (prepared earlier with a NULL, say) is prepared again.
     async fn prepare_bound<'v>(
         &mut self,
         sql: &str,
         values: &'v [Value],
-    ) -> Result<(sqlx::postgres::PgStatement, Vec<Bind<'v>>)> {
+    ) -> Result<(sqlx::postgres::PgStatement, Columns, Vec<Bind<'v>>)> {
+        if let Some(p) = self.statements.get(sql) {
+            if let Some(binds) = bind_all(values, &p.stmt)? {
+                return Ok((p.stmt.clone(), p.columns.clone(), binds));
+            }
+            tracing::debug!("cached statement types do not fit the values; preparing again");
+            self.forget_statements().await?;
+        }
         let declared: Vec<_> = values
             .iter()
             .map(|v| Bind::new(v).map(|b| b.declared_type()))
             .collect::<Result<_>>()?;
         for attempt in 0..2 {
-            let text = AssertSqlSafe(self.text_of(sql)).into_sql_str();
-            let stmt = match (&mut self.conn).prepare_with(text, &declared).await {
+            // Bounded like a statement cache: forgotten wholesale when it grows large.
+            if self.statements.len() >= 512 {
+                self.statements.clear();
+            }
+            let text: Arc<str> = Arc::from(sql);
+            let stmt = match (&mut self.conn)
+                .prepare_with(AssertSqlSafe(text.clone()).into_sql_str(), &declared)
+                .await
+            {
                 Ok(s) => s,
                 Err(e) => return Err(self.fail(e)),
             };
-            let types: Vec<_> = match stmt.parameters() {
-                Some(sqlx::Either::Left(types)) => types.to_vec(),
-                _ => Vec::new(),
-            };
-            if types.len() != values.len() {
-                return Err(Error::parameter(format!(
-                    "the statement has {} placeholders but {} values were bound",
-                    types.len(),
-                    values.len()
-                )));
-            }
-            let mut binds = Vec::with_capacity(values.len());
-            for (v, t) in values.iter().zip(&types) {
-                match Bind::coerce(v, t)? {
-                    Some(b) => binds.push(b),
-                    None => break,
-                }
-            }
-            if binds.len() == values.len() {
-                return Ok((stmt, binds));
+            if let Some(binds) = bind_all(values, &stmt)? {
+                let columns = Columns::new(
+                    stmt.columns()
+                        .iter()
+                        .map(|c| Column::new(c.name(), c.type_info().name()))
+                        .collect(),
+                );
+                self.statements.insert(
+                    text,
+                    Prepared {
+                        stmt: stmt.clone(),
+                        columns: columns.clone(),
+                    },
+                );
+                return Ok((stmt, columns, binds));
             }
             if attempt == 0 {
                 tracing::debug!("cached statement types do not fit the values; preparing again");
-                if let Err(e) = self.conn.clear_cached_statements().await {
-                    return Err(self.fail(e));
-                }
+                self.forget_statements().await?;
             }
         }
         Err(Error::parameter(
@@ -315,8 +292,7 @@ impl PgConnection {
     }
 
     async fn run_query(&mut self, sql: &str, values: &[Value]) -> std::result::Result<Rows, Error> {
-        let (stmt, binds) = self.prepare_bound(sql, values).await?;
-        let columns = self.columns_for(sql, &stmt);
+        let (stmt, columns, binds) = self.prepare_bound(sql, values).await?;
         let mut q = stmt.query();
         for b in binds {
             q = q.bind(b);
@@ -368,25 +344,26 @@ impl PgConnection {
         Ok(out)
     }
 
-    /// Prepares and binds; returns the arguments and the result's columns.
+    /// Prepares and binds; returns the statement's text (shared, not copied), the arguments
+    /// and the result's columns.
     async fn prepare_stream(
         &mut self,
         sql: &str,
         values: &[Value],
-    ) -> Result<(sqlx::postgres::PgArguments, Columns)> {
+    ) -> Result<(sqlx::SqlStr, sqlx::postgres::PgArguments, Columns)> {
         use sqlx::Arguments as _;
-        let (stmt, binds) = self.prepare_bound(sql, values).await?;
-        let columns = self.columns_for(sql, &stmt);
+        use sqlx::Statement as _;
+        let (stmt, columns, binds) = self.prepare_bound(sql, values).await?;
         let mut args = sqlx::postgres::PgArguments::default();
         for b in binds {
             args.add(b)
                 .map_err(|e| Error::parameter(format!("cannot encode a parameter: {e}")))?;
         }
-        Ok((args, columns))
+        Ok((stmt.into_sql(), args, columns))
     }
 
     async fn run_execute(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
-        let (stmt, binds) = self.prepare_bound(sql, values).await?;
+        let (stmt, _, binds) = self.prepare_bound(sql, values).await?;
         let mut q = stmt.query();
         for b in binds {
             q = q.bind(b);
@@ -419,6 +396,32 @@ impl Drop for PgConnection {
     }
 }
 
+/// `values` bound as `stmt`'s parameter types; `None` when one does not fit them.
+fn bind_all<'v>(
+    values: &'v [Value],
+    stmt: &sqlx::postgres::PgStatement,
+) -> Result<Option<Vec<Bind<'v>>>> {
+    let types: &[sqlx::postgres::PgTypeInfo] = match stmt.parameters() {
+        Some(sqlx::Either::Left(types)) => types,
+        _ => &[],
+    };
+    if types.len() != values.len() {
+        return Err(Error::parameter(format!(
+            "the statement has {} placeholders but {} values were bound",
+            types.len(),
+            values.len()
+        )));
+    }
+    let mut binds = Vec::with_capacity(values.len());
+    for (v, t) in values.iter().zip(types) {
+        match Bind::coerce(v, t)? {
+            Some(b) => binds.push(b),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(binds))
+}
+
 /// How a statement changes the session's transaction state: `Some(true)` opens one,
 /// `Some(false)` ends one. SQL sent through `execute("BEGIN")` must be tracked too, or a
 /// connection would go back to the pool inside a transaction.
@@ -443,16 +446,12 @@ fn transaction_effect(sql: &str) -> Option<bool> {
     effect
 }
 
-/// The transaction effect of one statement, from its first two words (comment lines
-/// skipped, case ignored).
+/// The transaction effect of one statement, from its first two words (comments skipped,
+/// case ignored).
 fn statement_effect(stmt: &str) -> Option<bool> {
-    let mut words = stmt
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .flat_map(str::split_whitespace)
-        .map(|w| w.trim_end_matches(';'));
+    let mut words = Words(stmt.as_bytes());
     let first = words.next()?;
-    let is = |w: &str, k: &str| w.eq_ignore_ascii_case(k);
+    let is = |w: &[u8], k: &str| w.eq_ignore_ascii_case(k.as_bytes());
     if is(first, "BEGIN") || is(first, "START") {
         Some(true)
     } else if is(first, "COMMIT") || is(first, "END") || is(first, "ABORT") {
@@ -467,6 +466,55 @@ fn statement_effect(stmt: &str) -> Option<bool> {
             .then_some(false)
     } else {
         None
+    }
+}
+
+/// The words of SQL text: runs of bytes between ASCII white space, without `--` and
+/// `/* */` comments and without a trailing `;`. Reads only as far as it is asked to.
+struct Words<'a>(&'a [u8]);
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let b = self.0;
+        let mut i = 0;
+        loop {
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if b[i..].starts_with(b"--") {
+                i += b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .unwrap_or(b.len() - i);
+            } else if b[i..].starts_with(b"/*") {
+                i += 2 + b[i + 2..]
+                    .windows(2)
+                    .position(|w| w == b"*/")
+                    .map_or(b.len() - i - 2, |p| p + 2);
+            } else {
+                break;
+            }
+        }
+        if i >= b.len() {
+            self.0 = &[];
+            return None;
+        }
+        let mut end = i;
+        while end < b.len()
+            && !b[end].is_ascii_whitespace()
+            && !b[end..].starts_with(b"--")
+            && !b[end..].starts_with(b"/*")
+        {
+            end += 1;
+        }
+        self.0 = &b[end..];
+        let mut word = &b[i..end];
+        while let [rest @ .., b';'] = word {
+            word = rest;
+        }
+        Some(word)
     }
 }
 
@@ -502,7 +550,7 @@ impl Connection for PgConnection {
         let start = async move {
             this.cancel_sent.store(false, Ordering::SeqCst);
             this.busy = true;
-            let (args, columns) = match this.prepare_stream(sql, values).await {
+            let (text, args, columns) = match this.prepare_stream(sql, values).await {
                 Ok(p) => p,
                 Err(e) => {
                     this.busy = false;
@@ -517,7 +565,7 @@ impl Connection for PgConnection {
                 ..
             } = this;
             let options = options.clone();
-            let rows = sqlx::query_with(sql_str(sql), args).fetch(conn);
+            let rows = sqlx::query_with(text, args).fetch(conn);
             // `busy` stays set until the last row: a stream dropped midway leaves the
             // connection marked, so the pool closes it (and its Drop cancels the statement).
             let state = (rows, columns, busy, broken, options);
@@ -707,6 +755,16 @@ mod tests {
         assert_eq!(transaction_effect("PREPARE TRANSACTION 'x'"), Some(false));
         assert_eq!(transaction_effect("PREPARE q AS SELECT 1"), None);
         assert_eq!(transaction_effect(""), None);
+        assert_eq!(transaction_effect("  -- only a comment"), None);
+        // Comments anywhere between the words, and glued to them.
+        assert_eq!(transaction_effect("/* c; */ BEGIN"), Some(true));
+        assert_eq!(transaction_effect("/* unterminated"), None);
+        assert_eq!(transaction_effect("BEGIN--x"), Some(true));
+        assert_eq!(transaction_effect("COMMIT/* x */"), Some(false));
+        assert_eq!(transaction_effect("ROLLBACK -- why\n TO SAVEPOINT a"), None);
+        assert_eq!(transaction_effect("ROLLBACK /* why */ TO a"), None);
+        assert_eq!(transaction_effect("rollback;;"), Some(false));
+        assert_eq!(transaction_effect("BEGINNING"), None);
         // A `;` inside a literal takes the splitting path, with the same answer.
         assert_eq!(transaction_effect("SELECT ';'"), None);
         assert_eq!(transaction_effect("COMMIT; SELECT ';'"), Some(false));
