@@ -11,8 +11,11 @@ use dbm::{DatabaseConfig, DatabaseManager};
 pub(crate) const WORKLOADS: &[(&str, &str)] = &[
     ("pg-select1-dbm", "query"),
     ("pg-select1-sqlx", "query"),
+    ("pg-select1-sqlx-all", "query"),
     ("pg-fetch-dbm", "row"),
     ("pg-fetch-sqlx", "row"),
+    ("pg-stream-dbm", "row"),
+    ("pg-stream-sqlx", "row"),
     ("sqlite-fetch-dbm", "row"),
     ("sqlite-fetch-rusqlite", "row"),
 ];
@@ -44,6 +47,16 @@ pub(crate) async fn run(workload: &str, n: usize, pg: Option<String>) {
                     .expect("select 1");
             }
         }
+        "pg-select1-sqlx-all" => {
+            // `fetch_all`, the sqlx call that returns every row as dbm's `query` does.
+            let mut c = sqlx_conn(&pg_url()).await;
+            for _ in 0..=n {
+                let _: Vec<(i32,)> = sqlx::query_as("SELECT 1")
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("select 1");
+            }
+        }
         "pg-fetch-dbm" => {
             let db = manager(&pg_url()).await;
             for _ in 0..=n / FETCH_ROWS {
@@ -57,6 +70,20 @@ pub(crate) async fn run(workload: &str, n: usize, pg: Option<String>) {
                     .fetch_all(&mut c)
                     .await
                     .expect("fetch");
+            }
+        }
+        "pg-stream-dbm" => {
+            let db = manager(&pg_url()).await;
+            for _ in 0..=n / FETCH_ROWS {
+                let stream = db.query_stream(PG_FETCH, ()).await.expect("stream");
+                crate::measure::drain(stream, FETCH_ROWS).await;
+            }
+        }
+        "pg-stream-sqlx" => {
+            let mut c = sqlx_conn(&pg_url()).await;
+            for _ in 0..=n / FETCH_ROWS {
+                let stream = sqlx::query_as::<_, PgTyped>(PG_FETCH).fetch(&mut c);
+                crate::measure::drain(stream, FETCH_ROWS).await;
             }
         }
         "sqlite-fetch-dbm" | "sqlite-fetch-rusqlite" => {
@@ -127,5 +154,11 @@ fn count(workload: &str, n: usize) -> Result<u64, String> {
 pub(crate) fn per_unit(workload: &str, n: usize) -> Result<f64, String> {
     let one = count(workload, n)?;
     let two = count(workload, 2 * n)?;
-    Ok(two.saturating_sub(one) as f64 / n as f64)
+    if two <= one {
+        return Err(format!(
+            "{workload}: {two} instructions for {} units, {one} for {n}: the loop did not run",
+            2 * n
+        ));
+    }
+    Ok((two - one) as f64 / n as f64)
 }

@@ -85,6 +85,7 @@ fn print_instructions(s: Sizes, pg: bool) {
         ("SQLite fetch", "sqlite-fetch-dbm", "sqlite-fetch-rusqlite"),
         ("PostgreSQL SELECT 1", "pg-select1-dbm", "pg-select1-sqlx"),
         ("PostgreSQL fetch", "pg-fetch-dbm", "pg-fetch-sqlx"),
+        ("PostgreSQL stream", "pg-stream-dbm", "pg-stream-sqlx"),
     ];
     for (title, dbm, raw) in pairs {
         if dbm.starts_with("pg") && !pg {

@@ -2,15 +2,13 @@
 //! `SELECT 1`, growth from 1k to 1M rows, 1M rows streamed (time and peak memory), and the
 //! first small query after a large result was dropped; each next to sqlx.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dbm::{DatabaseConfig, DatabaseManager};
 use sqlx::Connection as _;
 
 use crate::Sizes;
-use crate::measure::{
-    Sample, drain, measure, median, report, reset_peak_rss, rss_mb, select1, summary,
-};
+use crate::measure::{Sample, drain, measure, report, reset_peak_rss, rss_mb, select1, summary};
 
 /// The typed row sqlx reads.
 pub(crate) type Typed = (i32, String, f64, bool, chrono::DateTime<chrono::Utc>);
@@ -23,7 +21,7 @@ pub(crate) fn rows_sql(rows: usize) -> String {
     )
 }
 
-async fn typed(raw: &mut sqlx::PgConnection, sql: &str) -> Vec<Typed> {
+pub(crate) async fn typed(raw: &mut sqlx::PgConnection, sql: &str) -> Vec<Typed> {
     sqlx::query_as::<_, Typed>(sqlx::AssertSqlSafe(sql.to_owned()))
         .fetch_all(raw)
         .await
@@ -40,7 +38,7 @@ pub(crate) async fn workloads(s: Sizes, url: &str) {
     sequential(&db, &mut raw, s).await;
     growth(&db, &mut raw, s).await;
     streamed(&db, &mut raw, s).await;
-    after_large_drop(&db, s).await;
+    after_large_drop(&db, &mut raw, s).await;
     db.close().await;
 }
 
@@ -167,29 +165,37 @@ async fn streamed(db: &DatabaseManager, raw: &mut sqlx::PgConnection, s: Sizes) 
     }
 }
 
-/// A 1,000-row query right after a `s.stream`-row result was dropped, against the same
-/// query after small ones: glibc consolidating the freed blocks shows as an outlier.
-async fn after_large_drop(db: &DatabaseManager, s: Sizes) {
+/// A 1,000-row query right after a `s.stream`-row result was dropped, through dbm and
+/// through sqlx typed, each next to the same query after small ones: glibc consolidating the
+/// freed blocks at the next larger allocation shows as an outlier.
+async fn after_large_drop(db: &DatabaseManager, raw: &mut sqlx::PgConnection, s: Sizes) {
     let big = rows_sql(s.stream);
     let small = rows_sql(1_000);
     let (mut after, mut usual): (Vec<Sample>, Vec<Sample>) = (Vec::new(), Vec::new());
-    let mut worst = Duration::ZERO;
+    let (mut raw_after, mut raw_usual): (Vec<Sample>, Vec<Sample>) = (Vec::new(), Vec::new());
     for _ in 0..s.reps.max(3) {
-        let rows = db.query(&big, ()).await.expect("big");
-        drop(rows);
-        let t = Instant::now();
+        drop(db.query(&big, ()).await.expect("big"));
         after.push(measure(|| async { drop(db.query(&small, ()).await.expect("small")) }).await);
-        worst = worst.max(t.elapsed());
         usual.push(measure(|| async { drop(db.query(&small, ()).await.expect("small")) }).await);
+        drop(typed(raw, &big).await);
+        raw_after.push(measure(|| async { drop(typed(raw, &small).await) }).await);
+        raw_usual.push(measure(|| async { drop(typed(raw, &small).await) }).await);
     }
-    let (_, _, max_usual, _) = summary(&mut usual);
-    let title = format!("PostgreSQL 1000 rows after {} dropped", s.stream);
-    report(&title, "query", 1, &mut after, Some(("usual", &mut usual)));
-    println!(
-        "{:<40} worst {:.2} ms after the drop, median {:.2} ms, worst otherwise {:.2} ms",
-        "",
-        worst.as_secs_f64() * 1e3,
-        median(&mut after).as_secs_f64() * 1e3,
-        max_usual.as_secs_f64() * 1e3
-    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for (name, after, usual) in [
+        ("dbm", &mut after, &mut usual),
+        ("sqlx typed", &mut raw_after, &mut raw_usual),
+    ] {
+        let (m, lo, hi, _) = summary(after);
+        let (um, _, uhi, _) = summary(usual);
+        println!(
+            "{:<40} {name}: {m:.2} ms median (min {lo:.2}, max {hi:.2}) | otherwise {um:.2} ms (max {uhi:.2})",
+            format!("PostgreSQL 1000 rows after {} dropped", s.stream),
+            m = ms(m),
+            lo = ms(lo),
+            hi = ms(hi),
+            um = ms(um),
+            uhi = ms(uhi),
+        );
+    }
 }

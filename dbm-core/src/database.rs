@@ -82,7 +82,12 @@ where
         })
     }
 
+    /// The operation's span; a disabled one, made without looking up a dispatcher, when no
+    /// subscriber was ever set and the `log` fallback would not print it.
     fn span(&self, operation: &'static str) -> tracing::Span {
+        if !tracing::dispatcher::has_been_set() && log::max_level() < log::LevelFilter::Info {
+            return tracing::Span::none();
+        }
         tracing::info_span!(
             "db.client.operation",
             db.system = self.dialect.backend().db_system(),
@@ -110,17 +115,21 @@ where
             let bound = self.dialect.bind(sql, params)?;
             let mut conn = self.checkout(operation).await?;
             let canceller = conn.canceller();
+            // The driver's connection is called directly (not through the pooled wrapper's
+            // boxed future), and its connection-level failures are noted the same way.
             let fut = async {
-                match work {
-                    Work::Query => conn
+                let driver: &mut M::Connection = &mut conn;
+                let result = match work {
+                    Work::Query => driver
                         .query_raw(&bound.sql, &bound.values)
                         .await
                         .map(Output::Rows),
-                    Work::Execute => conn
+                    Work::Execute => driver
                         .execute_raw(&bound.sql, &bound.values)
                         .await
                         .map(Output::Affected),
-                }
+                };
+                conn.observe(result)
             };
             let (result, cancelled) = run_with_timeout(fut, timeout, canceller, false).await;
             if cancelled {
@@ -143,17 +152,18 @@ where
             work_done.await
         }
         .map_err(|e| e.with_database(self.name.clone()).with_operation(operation));
-        record(&span, operation, started, &result);
-        self.report_operation(operation, started, result.as_ref().err());
+        let elapsed = started.elapsed();
+        record(&span, operation, elapsed, &result);
+        self.report_operation(operation, elapsed, result.as_ref().err());
         result
     }
 
-    fn report_operation(&self, operation: &'static str, started: Instant, error: Option<&Error>) {
+    fn report_operation(&self, operation: &'static str, duration: Duration, error: Option<&Error>) {
         crate::observe::operation(&crate::observe::OperationEvent {
             db_system: self.dialect.backend().db_system(),
             db_namespace: &self.name,
             operation,
-            duration: started.elapsed(),
+            duration,
             error: error.map(Error::kind),
         });
     }
@@ -190,8 +200,8 @@ fn span_is_seen(span: &tracing::Span) -> bool {
     !span.is_disabled() || log::max_level() >= log::LevelFilter::Trace
 }
 
-fn record(span: &tracing::Span, operation: &str, started: Instant, result: &Result<Output>) {
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+fn record(span: &tracing::Span, operation: &str, elapsed: Duration, result: &Result<Output>) {
+    let ms = elapsed.as_secs_f64() * 1000.0;
     let seen = span_is_seen(span);
     let in_span = |event: &dyn Fn()| {
         if seen { span.in_scope(event) } else { event() }
@@ -268,53 +278,58 @@ where
             .map_err(&context)?
             .into_owned();
         let mut conn = self.checkout("query stream").await?;
-        // Up to 4 batches of up to 512 rows in flight: memory stays bounded.
+        // Up to 4 batches of up to 16 rows in flight: memory stays bounded, and a batch is
+        // small enough that its rows come from the allocator's per-thread cache.
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let span = self.span("query stream");
         let started = Instant::now();
         let db_system = self.dialect.backend().db_system();
         let namespace = self.name.clone();
-        let task = tokio::spawn(
-            async move {
-                use futures_util::StreamExt;
-                let mut batches = conn
-                    .query_stream_raw(&bound.sql, &bound.values)
-                    .ready_chunks(512);
-                let mut count = 0u64;
-                let mut error = None;
-                while let Some(batch) = batches.next().await {
-                    let failed = batch.iter().any(Result::is_err);
-                    if let Some(Err(e)) = batch.iter().find(|r| r.is_err()) {
-                        error = Some(e.kind());
-                    }
-                    count += batch.iter().filter(|r| r.is_ok()).count() as u64;
-                    let batch: Vec<_> = batch.into_iter().map(|r| r.map_err(&context)).collect();
-                    if tx.send(batch).await.is_err() || failed {
-                        break;
-                    }
+        let seen = span_is_seen(&span);
+        let producer = async move {
+            use futures_util::StreamExt;
+            let mut batches = conn
+                .query_stream_raw(&bound.sql, &bound.values)
+                .ready_chunks(16);
+            let mut count = 0u64;
+            let mut error = None;
+            while let Some(batch) = batches.next().await {
+                let mut batch = crate::stream::Batch::from_rows(batch);
+                count += batch.rows.len() as u64;
+                let failed = batch.error.is_some();
+                if let Some(e) = batch.error.take() {
+                    error = Some(e.kind());
+                    batch.error = Some(context(e));
                 }
-                drop(batches);
-                let span = tracing::Span::current();
-                span.record("db.response.returned_rows", count);
-                let ms = started.elapsed().as_secs_f64() * 1000.0;
-                span.record("duration_ms", ms);
-                tracing::debug!(
-                    operation = "query stream",
-                    duration_ms = ms,
-                    rows = count,
-                    "database operation finished"
-                );
-                crate::observe::operation(&crate::observe::OperationEvent {
-                    db_system,
-                    db_namespace: &namespace,
-                    operation: "query stream",
-                    duration: started.elapsed(),
-                    error,
-                });
+                if tx.send(batch).await.is_err() || failed {
+                    break;
+                }
             }
-            .instrument(span),
-        );
-        Ok(RowStream::new(rx, task))
+            drop(batches);
+            let span = tracing::Span::current();
+            span.record("db.response.returned_rows", count);
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            span.record("duration_ms", ms);
+            tracing::debug!(
+                operation = "query stream",
+                duration_ms = ms,
+                rows = count,
+                "database operation finished"
+            );
+            crate::observe::operation(&crate::observe::OperationEvent {
+                db_system,
+                db_namespace: &namespace,
+                operation: "query stream",
+                duration: started.elapsed(),
+                error,
+            });
+        };
+        let producer: crate::stream::Producer = if seen {
+            Box::pin(producer.instrument(span))
+        } else {
+            Box::pin(producer)
+        };
+        Ok(RowStream::new(rx, producer))
     }
 
     async fn query_with_timeout(
@@ -391,7 +406,7 @@ where
         .instrument(span.clone())
         .await
         .map_err(|e: Error| e.with_database(name).with_operation("transaction"));
-        self.report_operation("transaction", started, result.as_ref().err());
+        self.report_operation("transaction", started.elapsed(), result.as_ref().err());
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         span.record("duration_ms", ms);
         span.in_scope(|| match &result {

@@ -279,8 +279,10 @@ pub fn bind_named<'a>(
     }
     // The common case of a statement without parameters: with no `:` there is nothing to
     // rewrite, and with no comment every byte that is not white space or `;` is code.
-    if params.is_empty() && !sql.contains(':') && !sql.contains("--") && !sql.contains("/*") {
-        if sql.bytes().any(|c| !syntax.is_space(c) && c != b';') {
+    if params.is_empty()
+        && let Some(has_code) = plain_has_code(sql.as_bytes(), syntax)
+    {
+        if has_code {
             return Ok(BoundSql {
                 sql: Cow::Borrowed(sql),
                 values: Vec::new(),
@@ -405,6 +407,22 @@ pub fn bind_named<'a>(
         })
         .collect();
     Ok(BoundSql { sql: text, values })
+}
+
+/// For SQL with no `:` and no comment (one pass): whether it has code, i.e. a byte that is
+/// neither white space nor `;`. `None` when it needs the full lexer.
+fn plain_has_code(b: &[u8], syntax: &SqlSyntax) -> Option<bool> {
+    let mut has_code = false;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b':' => return None,
+            b'-' | b'/' if is_comment_start(b, i) => return None,
+            b';' => {}
+            _ if syntax.is_space(c) => {}
+            _ => has_code = true,
+        }
+    }
+    Some(has_code)
 }
 
 fn empty_sql() -> Error {

@@ -1,16 +1,15 @@
 //! Streaming results: rows as they arrive, for results too large to hold at once.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use crate::error::Result;
-use crate::row::Row;
+use crate::error::{Error, Result};
+use crate::row::{Columns, Row};
+use crate::value::Value;
 
 /// A driver's stream of rows, borrowing its connection.
 pub type BoxRowStream<'a> = Pin<Box<dyn Stream<Item = Result<Row>> + Send + 'a>>;
@@ -31,19 +30,67 @@ pub type BoxRowStream<'a> = Pin<Box<dyn Stream<Item = Result<Row>> + Send + 'a>>
 /// # Ok(()) }
 /// ```
 pub struct RowStream {
-    rx: mpsc::Receiver<Vec<Result<Row>>>,
-    buffered: VecDeque<Result<Row>>,
-    task: Option<JoinHandle<()>>,
+    rx: mpsc::Receiver<Batch>,
+    /// The result's columns, from the first batch: rows are made here, on the reading side,
+    /// so that the columns' shared count is only ever touched by the task reading them.
+    columns: Option<Columns>,
+    buffered: std::vec::IntoIter<Vec<Value>>,
+    /// The error that ended the stream, given after the rows before it.
+    error: Option<Error>,
+    /// The work reading the result from the connection into `rx`: polled here, by the
+    /// reader, whenever the rows it produced are used up (no task of its own, so rows are
+    /// made and freed on the same thread, and nothing runs ahead of the reader by more
+    /// than the channel holds). Dropping it ends the query.
+    producer: Option<Producer>,
+}
+
+/// The future that reads a result into a [`RowStream`]'s channel.
+pub(crate) type Producer = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One hand-over from the producing task: the values of up to a few hundred rows, and the
+/// error that ended the result, if one did.
+pub(crate) struct Batch {
+    pub(crate) columns: Option<Columns>,
+    pub(crate) rows: Vec<Vec<Value>>,
+    pub(crate) error: Option<Error>,
+}
+
+impl Batch {
+    /// The rows of `batch` up to its first error, which ends it.
+    pub(crate) fn from_rows(batch: Vec<Result<Row>>) -> Batch {
+        let mut out = Batch {
+            columns: None,
+            rows: Vec::with_capacity(batch.len()),
+            error: None,
+        };
+        for r in batch {
+            match r {
+                Ok(row) => {
+                    if out.columns.is_none() {
+                        out.columns = Some(row.columns().clone());
+                    }
+                    out.rows.push(row.into_values());
+                }
+                Err(e) => {
+                    out.error = Some(e);
+                    break;
+                }
+            }
+        }
+        out
+    }
 }
 
 impl RowStream {
-    /// A stream fed by batches of rows from `rx`; `task` (the producer) is aborted when the
-    /// stream is dropped. Batching keeps the hand-over between tasks off the per-row path.
-    pub fn new(rx: mpsc::Receiver<Vec<Result<Row>>>, task: JoinHandle<()>) -> Self {
+    /// A stream fed by batches of rows from `rx`, which `producer` fills; dropping the
+    /// stream drops the producer. Batching keeps the hand-over off the per-row path.
+    pub(crate) fn new(rx: mpsc::Receiver<Batch>, producer: Producer) -> Self {
         RowStream {
             rx,
-            buffered: VecDeque::new(),
-            task: Some(task),
+            columns: None,
+            buffered: Vec::new().into_iter(),
+            error: None,
+            producer: Some(producer),
         }
     }
 
@@ -54,11 +101,29 @@ impl RowStream {
 
     fn poll_row(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Row>>> {
         loop {
-            if let Some(row) = self.buffered.pop_front() {
-                return Poll::Ready(Some(row));
+            if let Some(values) = self.buffered.next() {
+                let columns = self
+                    .columns
+                    .clone()
+                    .unwrap_or_else(|| Columns::new(Vec::new()));
+                return Poll::Ready(Some(Ok(Row::new(columns, values))));
+            }
+            if let Some(e) = self.error.take() {
+                return Poll::Ready(Some(Err(e)));
+            }
+            if let Some(producer) = self.producer.as_mut()
+                && producer.as_mut().poll(cx).is_ready()
+            {
+                self.producer = None;
             }
             match self.rx.poll_recv(cx) {
-                Poll::Ready(Some(batch)) => self.buffered.extend(batch),
+                Poll::Ready(Some(batch)) => {
+                    if self.columns.is_none() {
+                        self.columns = batch.columns;
+                    }
+                    self.buffered = batch.rows.into_iter();
+                    self.error = batch.error;
+                }
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             }
@@ -74,16 +139,94 @@ impl Stream for RowStream {
     }
 }
 
-impl Drop for RowStream {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
 impl fmt::Debug for RowStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RowStream").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::row::Column;
+
+    fn row(columns: &Columns, n: i64) -> Result<Row> {
+        Ok(Row::new(columns.clone(), vec![Value::Int(n)]))
+    }
+
+    /// Rows come out in order across batches; an error mid-batch comes after the rows
+    /// before it and ends the stream, and the rows after it are not given.
+    #[tokio::test]
+    async fn rows_in_order_then_the_error_then_the_end() {
+        let columns = Columns::new(vec![Column::new("n", "INT8")]);
+        let (tx, rx) = mpsc::channel(1);
+        let c = columns.clone();
+        let producer: Producer = Box::pin(async move {
+            let first = (1..=3).map(|n| row(&c, n)).collect();
+            tx.send(Batch::from_rows(first)).await.unwrap();
+            let second = vec![
+                row(&c, 4),
+                Err(Error::new(ErrorKind::Query, "division by zero")),
+                row(&c, 5),
+            ];
+            tx.send(Batch::from_rows(second)).await.unwrap();
+        });
+        let mut stream = RowStream::new(rx, producer);
+        let mut seen = Vec::new();
+        while let Some(r) = stream.next().await {
+            match r {
+                Ok(row) => {
+                    assert_eq!(row.columns().as_slice()[0].name(), "n");
+                    seen.push(row.get::<i64>("n").unwrap());
+                }
+                Err(e) => {
+                    assert!(e.to_string().contains("division by zero"));
+                    seen.push(-1);
+                }
+            }
+        }
+        assert_eq!(seen, [1, 2, 3, 4, -1]);
+    }
+
+    /// Dropping the stream drops the producer (and with it the connection it holds).
+    #[tokio::test]
+    async fn dropping_the_stream_drops_the_producer() {
+        struct Flag(std::sync::Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Flag(dropped.clone());
+        let columns = Columns::new(vec![Column::new("n", "INT8")]);
+        let (tx, rx) = mpsc::channel(1);
+        let producer: Producer = Box::pin(async move {
+            let _held = flag;
+            for n in 0.. {
+                if tx
+                    .send(Batch::from_rows(vec![row(&columns, n)]))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let mut stream = RowStream::new(rx, producer);
+        assert_eq!(
+            stream
+                .next()
+                .await
+                .unwrap()
+                .unwrap()
+                .get::<i64>("n")
+                .unwrap(),
+            0
+        );
+        assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+        drop(stream);
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -7,18 +7,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dbm_core::{
-    BoxRowStream, Canceller, Column, Columns, Connection, Dialect, Error, ErrorKind, Result, Row,
-    Rows, Value, async_trait,
+    BoxRowStream, Canceller, Columns, Connection, Dialect, Error, ErrorKind, Result, Row, Rows,
+    Value, async_trait,
 };
-use sqlx::{
-    AssertSqlSafe, Column as _, Connection as _, Executor, Row as _, SqlSafeStr, Statement as _,
-    TypeInfo,
-};
+use sqlx::{AssertSqlSafe, Connection as _, Executor, Row as _, SqlSafeStr, Statement as _};
 
+use crate::cancel::PgCanceller;
+use crate::decode::{Decoder, columns_of};
 use crate::dialect::PgDialect;
 use crate::error::map_err;
 use crate::options::PgOptions;
-use crate::types::{Bind, decode};
+use crate::tracking::transaction_effect;
+use crate::types::{Bind, bind_all};
 
 static DIALECT: PgDialect = PgDialect;
 
@@ -48,13 +48,16 @@ pub struct PgConnection {
     /// run again is bound and executed without asking sqlx to prepare it (sqlx still finds
     /// its server-side statement in its own cache, by the same shared text). Cleared with
     /// sqlx's cache, when a statement no longer fits its table or its parameter types.
-    statements: std::collections::HashMap<Arc<str>, Prepared>,
+    statements: hashbrown::HashMap<Arc<str>, Prepared>,
 }
 
-/// A statement prepared on this connection, and its result columns built once.
+/// A statement prepared on this connection, with its result columns and their decoders
+/// built once.
+#[derive(Clone)]
 struct Prepared {
     stmt: sqlx::postgres::PgStatement,
     columns: Columns,
+    decoders: Arc<[Decoder]>,
 }
 
 impl fmt::Debug for PgConnection {
@@ -65,44 +68,6 @@ impl fmt::Debug for PgConnection {
             .field("in_transaction", &self.in_tx)
             .field("broken", &self.is_broken())
             .finish()
-    }
-}
-
-/// Cancels a statement with `pg_cancel_backend(pid)` sent over a fresh connection.
-pub struct PgCanceller {
-    pid: i32,
-    options: Arc<PgOptions>,
-    sent: Arc<AtomicBool>,
-}
-
-impl fmt::Debug for PgCanceller {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgCanceller")
-            .field("pid", &self.pid)
-            .finish()
-    }
-}
-
-#[async_trait]
-impl Canceller for PgCanceller {
-    async fn cancel(&self) {
-        let result = async {
-            let mut c = open(&self.options).await?;
-            sqlx::query("SELECT pg_cancel_backend($1)")
-                .bind(self.pid)
-                .execute(&mut c)
-                .await
-                .map_err(|e| map_err(e, &self.options))?;
-            let _ = c.close().await;
-            Ok::<(), Error>(())
-        }
-        .await;
-        match result {
-            Ok(()) => self.sent.store(true, Ordering::SeqCst),
-            Err(e) => {
-                tracing::warn!(pid = self.pid, error = %e, "could not cancel the statement on the server")
-            }
-        }
     }
 }
 
@@ -177,7 +142,7 @@ impl PgConnection {
             locked: false,
             cancel_sent,
             canceller,
-            statements: std::collections::HashMap::new(),
+            statements: hashbrown::HashMap::new(),
         })
     }
 
@@ -239,10 +204,10 @@ impl PgConnection {
         &mut self,
         sql: &str,
         values: &'v [Value],
-    ) -> Result<(sqlx::postgres::PgStatement, Columns, Vec<Bind<'v>>)> {
+    ) -> Result<(Prepared, Vec<Bind<'v>>)> {
         if let Some(p) = self.statements.get(sql) {
             if let Some(binds) = bind_all(values, &p.stmt)? {
-                return Ok((p.stmt.clone(), p.columns.clone(), binds));
+                return Ok((p.clone(), binds));
             }
             tracing::debug!("cached statement types do not fit the values; preparing again");
             self.forget_statements().await?;
@@ -265,20 +230,14 @@ impl PgConnection {
                 Err(e) => return Err(self.fail(e)),
             };
             if let Some(binds) = bind_all(values, &stmt)? {
-                let columns = Columns::new(
-                    stmt.columns()
-                        .iter()
-                        .map(|c| Column::new(c.name(), c.type_info().name()))
-                        .collect(),
-                );
-                self.statements.insert(
-                    text,
-                    Prepared {
-                        stmt: stmt.clone(),
-                        columns: columns.clone(),
-                    },
-                );
-                return Ok((stmt, columns, binds));
+                let (columns, decoders) = columns_of(&stmt);
+                let prepared = Prepared {
+                    stmt,
+                    columns,
+                    decoders,
+                };
+                self.statements.insert(text, prepared.clone());
+                return Ok((prepared, binds));
             }
             if attempt == 0 {
                 tracing::debug!("cached statement types do not fit the values; preparing again");
@@ -292,7 +251,12 @@ impl PgConnection {
     }
 
     async fn run_query(&mut self, sql: &str, values: &[Value]) -> std::result::Result<Rows, Error> {
-        let (stmt, columns, binds) = self.prepare_bound(sql, values).await?;
+        let (prepared, binds) = self.prepare_bound(sql, values).await?;
+        let Prepared {
+            stmt,
+            columns,
+            decoders,
+        } = prepared;
         let mut q = stmt.query();
         for b in binds {
             q = q.bind(b);
@@ -305,10 +269,13 @@ impl PgConnection {
         let mut decode_error = None;
         {
             use futures_util::TryStreamExt;
-            let mut stream = q.fetch(&mut self.conn);
+            // `fetch_many` rather than `fetch`: the same stream without one more boxed layer
+            // that only filters out the final result summary.
+            let mut stream = sqlx::Executor::fetch_many(&mut self.conn, q);
             'rows: loop {
                 let row = match stream.try_next().await {
-                    Ok(Some(row)) => row,
+                    Ok(Some(sqlx::Either::Right(row))) => row,
+                    Ok(Some(sqlx::Either::Left(_))) => continue,
                     Ok(None) => break,
                     Err(e) => {
                         wire_error = Some(e);
@@ -324,7 +291,7 @@ impl PgConnection {
                             break 'rows;
                         }
                     };
-                    match decode(raw, out.columns().as_slice()[i].name()) {
+                    match decoders[i].decode(raw, &out.columns().as_slice()[i]) {
                         Ok(v) => vals.push(v),
                         Err(e) => {
                             decode_error = Some(e);
@@ -350,21 +317,26 @@ impl PgConnection {
         &mut self,
         sql: &str,
         values: &[Value],
-    ) -> Result<(sqlx::SqlStr, sqlx::postgres::PgArguments, Columns)> {
+    ) -> Result<(
+        sqlx::SqlStr,
+        sqlx::postgres::PgArguments,
+        Columns,
+        Arc<[Decoder]>,
+    )> {
         use sqlx::Arguments as _;
         use sqlx::Statement as _;
-        let (stmt, columns, binds) = self.prepare_bound(sql, values).await?;
+        let (p, binds) = self.prepare_bound(sql, values).await?;
         let mut args = sqlx::postgres::PgArguments::default();
         for b in binds {
             args.add(b)
                 .map_err(|e| Error::parameter(format!("cannot encode a parameter: {e}")))?;
         }
-        Ok((stmt.into_sql(), args, columns))
+        Ok((p.stmt.into_sql(), args, p.columns, p.decoders))
     }
 
     async fn run_execute(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
-        let (stmt, _, binds) = self.prepare_bound(sql, values).await?;
-        let mut q = stmt.query();
+        let (p, binds) = self.prepare_bound(sql, values).await?;
+        let mut q = p.stmt.query();
         for b in binds {
             q = q.bind(b);
         }
@@ -393,128 +365,6 @@ impl Drop for PgConnection {
             let canceller = self.canceller.clone();
             handle.spawn(async move { canceller.cancel().await });
         }
-    }
-}
-
-/// `values` bound as `stmt`'s parameter types; `None` when one does not fit them.
-fn bind_all<'v>(
-    values: &'v [Value],
-    stmt: &sqlx::postgres::PgStatement,
-) -> Result<Option<Vec<Bind<'v>>>> {
-    let types: &[sqlx::postgres::PgTypeInfo] = match stmt.parameters() {
-        Some(sqlx::Either::Left(types)) => types,
-        _ => &[],
-    };
-    if types.len() != values.len() {
-        return Err(Error::parameter(format!(
-            "the statement has {} placeholders but {} values were bound",
-            types.len(),
-            values.len()
-        )));
-    }
-    let mut binds = Vec::with_capacity(values.len());
-    for (v, t) in values.iter().zip(types) {
-        match Bind::coerce(v, t)? {
-            Some(b) => binds.push(b),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(binds))
-}
-
-/// How a statement changes the session's transaction state: `Some(true)` opens one,
-/// `Some(false)` ends one. SQL sent through `execute("BEGIN")` must be tracked too, or a
-/// connection would go back to the pool inside a transaction.
-///
-/// Called for every statement, so the common case is cheap: SQL without a `;` before its
-/// end is one statement, and only its first two words are read (no split, no allocation).
-fn transaction_effect(sql: &str) -> Option<bool> {
-    let body = sql.trim_end().trim_end_matches(';');
-    if !body.contains(';') {
-        return statement_effect(body);
-    }
-    let mut effect = None;
-    for stmt in dbm_core::split_script(
-        sql,
-        &dbm_core::SqlSyntax::POSTGRES,
-        dbm_core::ScriptSplit::Semicolon,
-    ) {
-        if let Some(e) = statement_effect(&stmt.sql) {
-            effect = Some(e);
-        }
-    }
-    effect
-}
-
-/// The transaction effect of one statement, from its first two words (comments skipped,
-/// case ignored).
-fn statement_effect(stmt: &str) -> Option<bool> {
-    let mut words = Words(stmt.as_bytes());
-    let first = words.next()?;
-    let is = |w: &[u8], k: &str| w.eq_ignore_ascii_case(k.as_bytes());
-    if is(first, "BEGIN") || is(first, "START") {
-        Some(true)
-    } else if is(first, "COMMIT") || is(first, "END") || is(first, "ABORT") {
-        Some(false)
-    } else if is(first, "ROLLBACK") {
-        // ROLLBACK TO SAVEPOINT keeps the transaction.
-        (!words.next().is_some_and(|w| is(w, "TO"))).then_some(false)
-    } else if is(first, "PREPARE") {
-        words
-            .next()
-            .is_some_and(|w| is(w, "TRANSACTION"))
-            .then_some(false)
-    } else {
-        None
-    }
-}
-
-/// The words of SQL text: runs of bytes between ASCII white space, without `--` and
-/// `/* */` comments and without a trailing `;`. Reads only as far as it is asked to.
-struct Words<'a>(&'a [u8]);
-
-impl<'a> Iterator for Words<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let b = self.0;
-        let mut i = 0;
-        loop {
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if b[i..].starts_with(b"--") {
-                i += b[i..]
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .unwrap_or(b.len() - i);
-            } else if b[i..].starts_with(b"/*") {
-                i += 2 + b[i + 2..]
-                    .windows(2)
-                    .position(|w| w == b"*/")
-                    .map_or(b.len() - i - 2, |p| p + 2);
-            } else {
-                break;
-            }
-        }
-        if i >= b.len() {
-            self.0 = &[];
-            return None;
-        }
-        let mut end = i;
-        while end < b.len()
-            && !b[end].is_ascii_whitespace()
-            && !b[end..].starts_with(b"--")
-            && !b[end..].starts_with(b"/*")
-        {
-            end += 1;
-        }
-        self.0 = &b[end..];
-        let mut word = &b[i..end];
-        while let [rest @ .., b';'] = word {
-            word = rest;
-        }
-        Some(word)
     }
 }
 
@@ -550,7 +400,7 @@ impl Connection for PgConnection {
         let start = async move {
             this.cancel_sent.store(false, Ordering::SeqCst);
             this.busy = true;
-            let (text, args, columns) = match this.prepare_stream(sql, values).await {
+            let (text, args, columns, decoders) = match this.prepare_stream(sql, values).await {
                 Ok(p) => p,
                 Err(e) => {
                     this.busy = false;
@@ -568,9 +418,9 @@ impl Connection for PgConnection {
             let rows = sqlx::query_with(text, args).fetch(conn);
             // `busy` stays set until the last row: a stream dropped midway leaves the
             // connection marked, so the pool closes it (and its Drop cancels the statement).
-            let state = (rows, columns, busy, broken, options);
+            let state = (rows, columns, decoders, busy, broken, options);
             futures_util::stream::unfold(Some(state), |state| async move {
-                let (mut rows, columns, busy, broken, options) = state?;
+                let (mut rows, columns, decoders, busy, broken, options) = state?;
                 match rows.next().await {
                     Some(Ok(row)) => {
                         let mut vals = Vec::with_capacity(columns.len());
@@ -578,14 +428,17 @@ impl Connection for PgConnection {
                             let decoded = row
                                 .try_get_raw(i)
                                 .map_err(|e| map_err(e, &options))
-                                .and_then(|raw| decode(raw, col.name()));
+                                .and_then(|raw| decoders[i].decode(raw, col));
                             match decoded {
                                 Ok(v) => vals.push(v),
                                 Err(e) => return Some((Err(e), None)),
                             }
                         }
                         let row = Row::new(columns.clone(), vals);
-                        Some((Ok(row), Some((rows, columns, busy, broken, options))))
+                        Some((
+                            Ok(row),
+                            Some((rows, columns, decoders, busy, broken, options)),
+                        ))
                     }
                     Some(Err(e)) => {
                         let err = map_err(e, &options);
@@ -726,53 +579,5 @@ impl Connection for PgConnection {
 
     fn is_broken(&self) -> bool {
         self.broken || self.busy
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::transaction_effect;
-
-    #[test]
-    fn transaction_statements_are_recognised() {
-        assert_eq!(transaction_effect("BEGIN"), Some(true));
-        assert_eq!(
-            transaction_effect("start transaction isolation level serializable"),
-            Some(true)
-        );
-        assert_eq!(
-            transaction_effect("BEGIN; INSERT INTO t VALUES (1); COMMIT;"),
-            Some(false)
-        );
-        assert_eq!(transaction_effect("ROLLBACK TO SAVEPOINT a"), None);
-        assert_eq!(transaction_effect("rollback"), Some(false));
-        assert_eq!(transaction_effect("-- c\nEND"), Some(false));
-        assert_eq!(transaction_effect("SELECT 'BEGIN'"), None);
-        // The one-statement fast path: trailing `;` and white space, case, CASE ... END.
-        assert_eq!(transaction_effect("  commit ;  \n"), Some(false));
-        assert_eq!(transaction_effect("Begin;"), Some(true));
-        assert_eq!(transaction_effect("SELECT CASE WHEN true THEN 1 END"), None);
-        assert_eq!(transaction_effect("PREPARE TRANSACTION 'x'"), Some(false));
-        assert_eq!(transaction_effect("PREPARE q AS SELECT 1"), None);
-        assert_eq!(transaction_effect(""), None);
-        assert_eq!(transaction_effect("  -- only a comment"), None);
-        // Comments anywhere between the words, and glued to them.
-        assert_eq!(transaction_effect("/* c; */ BEGIN"), Some(true));
-        assert_eq!(transaction_effect("/* unterminated"), None);
-        assert_eq!(transaction_effect("BEGIN--x"), Some(true));
-        assert_eq!(transaction_effect("COMMIT/* x */"), Some(false));
-        assert_eq!(transaction_effect("ROLLBACK -- why\n TO SAVEPOINT a"), None);
-        assert_eq!(transaction_effect("ROLLBACK /* why */ TO a"), None);
-        assert_eq!(transaction_effect("rollback;;"), Some(false));
-        assert_eq!(transaction_effect("BEGINNING"), None);
-        // A `;` inside a literal takes the splitting path, with the same answer.
-        assert_eq!(transaction_effect("SELECT ';'"), None);
-        assert_eq!(transaction_effect("COMMIT; SELECT ';'"), Some(false));
-        assert_eq!(
-            transaction_effect(
-                "CREATE FUNCTION f() RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql"
-            ),
-            None
-        );
     }
 }

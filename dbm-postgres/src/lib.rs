@@ -21,20 +21,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cancel;
 mod connection;
+mod decode;
 mod dialect;
 mod driver;
 mod error;
 mod manager;
 mod options;
 mod test_backend;
+mod tracking;
 mod types;
 
 use std::sync::Arc;
 
 use dbm_core::{Pool, PoolConfig, PooledDatabase};
 
-pub use connection::{MIGRATION_LOCK_KEY, PgCanceller, PgConnection};
+pub use cancel::PgCanceller;
+pub use connection::{MIGRATION_LOCK_KEY, PgConnection};
 pub use dialect::PgDialect;
 pub use driver::{DRIVER, PgDriver, SSL_MODES};
 pub use error::kind_for_sqlstate;

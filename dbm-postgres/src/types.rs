@@ -1,15 +1,14 @@
 //! `Value` in and out of PostgreSQL's binary formats.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use dbm_core::{Decimal, Error, ErrorKind, Result, Value};
+use dbm_core::{Decimal, Error, Result, Value};
 use sqlx::error::BoxDynError;
 use sqlx::postgres::types::Oid;
-use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef, Postgres};
-use sqlx::{Decode, Encode, Type, TypeInfo, ValueRef};
+use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, Postgres};
+use sqlx::{Encode, Statement as _, Type, TypeInfo};
 use uuid::Uuid;
 
 const NUMERIC_OID: u32 = 1700;
-const NUMERIC_ARRAY_OID: u32 = 1231;
 
 /// One bound parameter, typed from its `Value`.
 #[derive(Debug)]
@@ -389,94 +388,30 @@ pub(crate) fn decode_numeric(b: &[u8]) -> Option<String> {
     })
 }
 
-fn dec<'r, T: Decode<'r, Postgres>>(v: PgValueRef<'r>) -> std::result::Result<T, BoxDynError> {
-    T::decode(v)
-}
-
-fn arr<'r, T: Decode<'r, Postgres> + Type<Postgres>>(
-    v: PgValueRef<'r>,
-    wrap: impl Fn(T) -> Value,
-) -> std::result::Result<Value, BoxDynError>
-where
-    Vec<Option<T>>: Decode<'r, Postgres>,
-{
-    let items: Vec<Option<T>> = Decode::decode(v)?;
-    Ok(Value::Array(
-        items
-            .into_iter()
-            .map(|x| x.map_or(Value::Null, &wrap))
-            .collect(),
-    ))
-}
-
-/// Converts one column value; an unmapped type is an error naming it.
-pub(crate) fn decode(v: PgValueRef<'_>, column: &str) -> Result<Value> {
-    if v.is_null() {
-        return Ok(Value::Null);
-    }
-    // Owned so that `v` can be consumed below; for built-in types this copies an enum, and
-    // the name is borrowed from it (no allocation per cell).
-    let info = v.type_info().into_owned();
-    let name = info.name();
-    let result: std::result::Result<Value, BoxDynError> = match name {
-        "BOOL" => dec::<bool>(v).map(Value::Bool),
-        "INT2" => dec::<i16>(v).map(|x| Value::Int(x.into())),
-        "INT4" => dec::<i32>(v).map(|x| Value::Int(x.into())),
-        "INT8" => dec::<i64>(v).map(Value::Int),
-        "OID" => dec::<Oid>(v).map(|x| Value::Int(x.0.into())),
-        "FLOAT4" => dec::<f32>(v).map(|x| Value::Float(x.into())),
-        "FLOAT8" => dec::<f64>(v).map(Value::Float),
-        "NUMERIC" => v
-            .as_bytes()
-            .ok()
-            .and_then(decode_numeric)
-            .and_then(|s| s.parse().ok())
-            .map(Value::Decimal)
-            .ok_or_else(|| "malformed numeric".into()),
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CHAR" | "CITEXT" | "UNKNOWN" => {
-            dec::<String>(v).map(Value::Text)
-        }
-        "BYTEA" => dec::<Vec<u8>>(v).map(Value::Bytes),
-        "UUID" => dec::<Uuid>(v).map(Value::Uuid),
-        "DATE" => dec::<NaiveDate>(v).map(Value::Date),
-        "TIME" => dec::<NaiveTime>(v).map(Value::Time),
-        "TIMESTAMP" => dec::<NaiveDateTime>(v).map(Value::Timestamp),
-        "TIMESTAMPTZ" => dec::<DateTime<Utc>>(v).map(Value::TimestampTz),
-        "JSON" | "JSONB" => {
-            dec::<sqlx::types::Json<serde_json::Value>>(v).map(|j| Value::Json(j.0))
-        }
-        "BOOL[]" => arr::<bool>(v, Value::Bool),
-        "INT2[]" => arr::<i16>(v, |x| Value::Int(x.into())),
-        "INT4[]" => arr::<i32>(v, |x| Value::Int(x.into())),
-        "INT8[]" => arr::<i64>(v, Value::Int),
-        "FLOAT4[]" => arr::<f32>(v, |x| Value::Float(x.into())),
-        "FLOAT8[]" => arr::<f64>(v, Value::Float),
-        "TEXT[]" | "VARCHAR[]" | "BPCHAR[]" | "NAME[]" => arr::<String>(v, Value::Text),
-        "UUID[]" => arr::<Uuid>(v, Value::Uuid),
-        "DATE[]" => arr::<NaiveDate>(v, Value::Date),
-        "TIMESTAMP[]" => arr::<NaiveDateTime>(v, Value::Timestamp),
-        "TIMESTAMPTZ[]" => arr::<DateTime<Utc>>(v, Value::TimestampTz),
-        "JSONB[]" | "JSON[]" => {
-            arr::<sqlx::types::Json<serde_json::Value>>(v, |j| Value::Json(j.0))
-        }
-        _ if info.oid() == Some(Oid(NUMERIC_ARRAY_OID)) => {
-            return Err(unsupported(name, column).with_hint("cast to text[] or float8[]"));
-        }
-        _ => return Err(unsupported(name, column)),
+/// `values` bound as `stmt`'s parameter types; `None` when one does not fit them.
+pub(crate) fn bind_all<'v>(
+    values: &'v [Value],
+    stmt: &sqlx::postgres::PgStatement,
+) -> Result<Option<Vec<Bind<'v>>>> {
+    let types: &[sqlx::postgres::PgTypeInfo] = match stmt.parameters() {
+        Some(sqlx::Either::Left(types)) => types,
+        _ => &[],
     };
-    result.map_err(|e| {
-        Error::conversion(format!(
-            "cannot decode column `{column}` of type {name}: {e}"
-        ))
-    })
-}
-
-fn unsupported(type_name: &str, column: &str) -> Error {
-    Error::new(
-        ErrorKind::UnsupportedType,
-        format!("column `{column}` has type {type_name}, which dbm does not map"),
-    )
-    .with_hint(format!("cast it in SQL, e.g. `{column}::text`"))
+    if types.len() != values.len() {
+        return Err(Error::parameter(format!(
+            "the statement has {} placeholders but {} values were bound",
+            types.len(),
+            values.len()
+        )));
+    }
+    let mut binds = Vec::with_capacity(values.len());
+    for (v, t) in values.iter().zip(types) {
+        match Bind::coerce(v, t)? {
+            Some(b) => binds.push(b),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(binds))
 }
 
 /// `i` as a float when the float is exactly `i`.
