@@ -412,17 +412,12 @@ pub fn bind_named<'a>(
 /// For SQL with no `:` and no comment (one pass): whether it has code, i.e. a byte that is
 /// neither white space nor `;`. `None` when it needs the full lexer.
 fn plain_has_code(b: &[u8], syntax: &SqlSyntax) -> Option<bool> {
-    let mut has_code = false;
     for (i, &c) in b.iter().enumerate() {
-        match c {
-            b':' => return None,
-            b'-' | b'/' if is_comment_start(b, i) => return None,
-            b';' => {}
-            _ if syntax.is_space(c) => {}
-            _ => has_code = true,
+        if c == b':' || ((c == b'-' || c == b'/') && is_comment_start(b, i)) {
+            return None;
         }
     }
-    Some(has_code)
+    Some(b.iter().any(|&c| c != b';' && !syntax.is_space(c)))
 }
 
 fn empty_sql() -> Error {
