@@ -103,25 +103,6 @@ pub(crate) enum ConfigAction {
     Check,
 }
 
-impl Command {
-    /// The command's name, as typed.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Command::Migrate { .. } => "migrate",
-            Command::Status => "status",
-            Command::Validate => "validate",
-            Command::Rollback { .. } => "rollback",
-            Command::Baseline { .. } => "baseline",
-            Command::Repair => "repair",
-            Command::New { .. } => "new",
-            Command::Health { .. } => "health",
-            Command::Serve { .. } => "serve",
-            Command::Config { .. } => "config",
-            Command::Completions { .. } => "completions",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

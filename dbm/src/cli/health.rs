@@ -5,7 +5,7 @@ use std::io::Write;
 use dbm_core::Result;
 use dbm_health::{DatabaseHealth, HealthSummary, SchemaState, Status};
 
-use super::{Args, emit, io};
+use super::{Options, emit, io};
 use crate::config::Config;
 use crate::manager::DatabaseManager;
 
@@ -15,7 +15,7 @@ fn code(status: Status) -> u8 {
 }
 
 /// `health`: one database.
-pub(super) async fn one(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Result<u8> {
+pub(super) async fn one(args: &Options, db: &DatabaseManager, out: &mut dyn Write) -> Result<u8> {
     let h = db.health_check().await;
     if args.json {
         emit(out, &h)?;
@@ -26,7 +26,7 @@ pub(super) async fn one(args: &Args, db: &DatabaseManager, out: &mut dyn Write) 
 }
 
 /// `health --all`: every configured database, checked concurrently.
-pub(super) async fn all(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
+pub(super) async fn all(args: &Options, config: &Config, out: &mut dyn Write) -> Result<u8> {
     let monitor = crate::health::health_monitor(config)?;
     let summary = monitor.check_now().await;
     for c in monitor.components() {
@@ -118,12 +118,11 @@ fn print(out: &mut dyn Write, h: &DatabaseHealth) -> Result<()> {
 /// `serve`: the probe and metrics routes for every configured database, until SIGINT or
 /// SIGTERM. The first line says where it listens (with the port chosen when `:0`).
 #[cfg(feature = "http")]
-pub(super) async fn serve(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
+pub(super) async fn serve(bind: &str, config: &Config, out: &mut dyn Write) -> Result<u8> {
     use std::sync::Arc;
 
     use dbm_core::{Error, ErrorKind};
 
-    let bind = args.bind.as_deref().unwrap_or("127.0.0.1:8080");
     let monitor = Arc::new(crate::health::health_monitor(config)?);
     let names: Vec<String> = monitor
         .components()
@@ -164,7 +163,7 @@ pub(super) async fn serve(args: &Args, config: &Config, out: &mut dyn Write) -> 
 
 /// `serve` in a build without the `http` feature.
 #[cfg(not(feature = "http"))]
-pub(super) async fn serve(_: &Args, _: &Config, _: &mut dyn Write) -> Result<u8> {
+pub(super) async fn serve(_: &str, _: &Config, _: &mut dyn Write) -> Result<u8> {
     Err(dbm_core::Error::new(
         dbm_core::ErrorKind::Configuration,
         "this build of dbm has no HTTP server",

@@ -12,70 +12,27 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use dbm_core::{Error, ErrorKind, Result};
-use dbm_migrate::{MigrationInfo, MigrationState, MigrationStatus};
 use serde::Serialize;
 
 use crate::config::{Config, ConfigLoader, DatabaseConfig};
 use crate::manager::{DatabaseManager, build_database};
 
 mod args;
+mod database;
 mod health;
 mod progress;
 mod table;
 
 use args::{Cli, Command, ConfigAction};
+use database::OnDatabase;
 
-#[derive(Debug, Default)]
-struct Args {
-    command: String,
-    positional: Vec<String>,
+/// The flags every command takes.
+#[derive(Debug)]
+struct Options {
     database: Option<String>,
     url: Option<String>,
     dir: Option<PathBuf>,
     json: bool,
-    to: Option<String>,
-    version: Option<String>,
-    undo: bool,
-    out_of_order: bool,
-    all: bool,
-    bind: Option<String>,
-}
-
-fn usage_error(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Configuration, msg).with_hint("run with --help for usage")
-}
-
-impl From<Cli> for Args {
-    fn from(cli: Cli) -> Self {
-        let mut a = Args {
-            command: cli.command.name().to_owned(),
-            database: cli.database,
-            url: cli.url,
-            dir: cli.dir,
-            json: cli.json,
-            ..Args::default()
-        };
-        match cli.command {
-            Command::Migrate { to, out_of_order } => {
-                a.to = to;
-                a.out_of_order = out_of_order;
-            }
-            Command::Rollback { to } => a.to = Some(to),
-            Command::Baseline { version } => a.version = Some(version),
-            Command::New { description, undo } => {
-                a.positional = description;
-                a.undo = undo;
-            }
-            Command::Health { all } => a.all = all,
-            Command::Serve { bind } => a.bind = Some(bind),
-            Command::Config {
-                action: ConfigAction::Check,
-            } => a.positional = vec!["check".to_owned()],
-            Command::Status | Command::Validate | Command::Repair | Command::Completions { .. } => {
-            }
-        }
-        a
-    }
 }
 
 /// Runs the program: logging set up from `DBM_LOG`, a runtime, the command line of this
@@ -212,14 +169,14 @@ where
             return u8::try_from(e.exit_code()).unwrap_or(2);
         }
     };
-    if let Command::Completions { shell } = cli.command {
-        let mut command = Cli::command();
-        clap_complete::generate(shell, &mut command, "dbm", out);
-        return 0;
-    }
-    let args = Args::from(cli);
-    let json = args.json;
-    match execute(args, loader, out).await {
+    let options = Options {
+        database: cli.database,
+        url: cli.url,
+        dir: cli.dir,
+        json: cli.json,
+    };
+    let json = options.json;
+    match execute(&options, cli.command, loader, out).await {
         Ok(code) => code,
         Err(e) => {
             if json {
@@ -236,7 +193,7 @@ where
     }
 }
 
-fn resolve(args: &Args, config: &Config) -> Result<DatabaseConfig> {
+fn resolve(args: &Options, config: &Config) -> Result<DatabaseConfig> {
     let name = args
         .database
         .clone()
@@ -269,155 +226,54 @@ fn io(e: std::io::Error) -> Error {
     Error::new(ErrorKind::Other, format!("cannot write output: {e}"))
 }
 
-async fn execute(args: Args, loader: Option<ConfigLoader>, out: &mut dyn Write) -> Result<u8> {
-    let config = match loader {
-        Some(l) => l.load()?,
-        None => Config::load()?,
+async fn execute(
+    options: &Options,
+    command: Command,
+    loader: Option<ConfigLoader>,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    use clap::CommandFactory;
+    // Commands that need no configuration, or not one database of it, end here.
+    let on_database = match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "dbm", out);
+            return Ok(0);
+        }
+        Command::New { description, undo } => {
+            let config = load(loader)?;
+            return new_file(options, &description.join(" "), undo, &config, out);
+        }
+        Command::Config {
+            action: ConfigAction::Check,
+        } => return config_check(options, &load(loader)?, out),
+        Command::Health { all: true } => return health::all(options, &load(loader)?, out).await,
+        Command::Serve { bind } => {
+            return health::serve(&bind, &load(loader)?, out).await;
+        }
+        Command::Migrate { to, out_of_order } => OnDatabase::Migrate { to, out_of_order },
+        Command::Status => OnDatabase::Status,
+        Command::Validate => OnDatabase::Validate,
+        Command::Rollback { to } => OnDatabase::Rollback { to },
+        Command::Baseline { version } => OnDatabase::Baseline { version },
+        Command::Repair => OnDatabase::Repair,
+        Command::Health { all: false } => OnDatabase::Health,
     };
-    if args.command == "new" {
-        return new_file(&args, &config, out);
-    }
-    if args.command == "config" {
-        return config_check(&args, &config, out);
-    }
-    if args.command == "health" && args.all {
-        return health::all(&args, &config, out).await;
-    }
-    if args.command == "serve" {
-        return health::serve(&args, &config, out).await;
-    }
-    let c = resolve(&args, &config)?;
+    let config = load(loader)?;
+    let c = resolve(options, &config)?;
     let db = DatabaseManager::from_database(build_database(&c)?, c);
-    let result = command(&args, &db, out).await;
+    let result = on_database.run(options, &db, out).await;
     db.close().await;
     result
 }
 
-async fn command(args: &Args, db: &DatabaseManager, out: &mut dyn Write) -> Result<u8> {
-    let name = db.name().to_owned();
-    match args.command.as_str() {
-        "migrate" => {
-            let mut conn = db.database().acquire().await?;
-            let target = args.to.as_deref().map(str::parse).transpose()?;
-            let report = db
-                .migrator()
-                .out_of_order(args.out_of_order)
-                .progress(std::sync::Arc::new(progress::Reporter::new()))
-                .migrate(conn.as_mut(), target.as_ref())
-                .await?;
-            if args.json {
-                emit(out, &report)?;
-            } else if report.applied.is_empty() {
-                writeln!(
-                    out,
-                    "{name}: up to date at version {}",
-                    version(&report.current_version)
-                )
-                .map_err(io)?;
-            } else {
-                writeln!(out, "{name}: applied {} migration(s)", report.applied.len())
-                    .map_err(io)?;
-                let mut t = table::table(["VERSION", "DESCRIPTION", "TIME"]);
-                for a in &report.applied {
-                    t.add_row([
-                        a.version.clone(),
-                        table::cut(&a.description, 50),
-                        format!("{} ms", a.execution_time_ms),
-                    ]);
-                }
-                writeln!(out, "{}", table::render(&t)).map_err(io)?;
-                writeln!(
-                    out,
-                    "{name}: now at version {}",
-                    version(&report.current_version)
-                )
-                .map_err(io)?;
-            }
-        }
-        "status" => {
-            let status = db.migration_status().await?;
-            if args.json {
-                emit(out, &status)?;
-            } else {
-                print_status(out, &status)?;
-            }
-        }
-        "validate" => {
-            let status = db.validate_migrations().await?;
-            if args.json {
-                emit(out, &status)?;
-            } else {
-                writeln!(
-                    out,
-                    "{name}: valid ({} applied, {} pending)",
-                    status.applied.len(),
-                    status.pending.len()
-                )
-                .map_err(io)?;
-            }
-        }
-        "rollback" => {
-            let to = args
-                .to
-                .as_deref()
-                .ok_or_else(|| usage_error("rollback needs --to VERSION"))?;
-            let to: dbm_migrate::Version = to.parse()?;
-            let mut conn = db.database().acquire().await?;
-            let report = db
-                .migrator()
-                .progress(std::sync::Arc::new(progress::Reporter::new()))
-                .rollback(conn.as_mut(), &to)
-                .await?;
-            if args.json {
-                emit(out, &report)?;
-            } else {
-                for a in &report.applied {
-                    writeln!(out, "  undone {:<10} {}", a.version, a.script).map_err(io)?;
-                }
-                writeln!(
-                    out,
-                    "{name}: now at version {}",
-                    version(&report.current_version)
-                )
-                .map_err(io)?;
-            }
-        }
-        "baseline" => {
-            let v = args
-                .version
-                .as_deref()
-                .ok_or_else(|| usage_error("baseline needs --version VERSION"))?;
-            db.baseline(v).await?;
-            if args.json {
-                emit(out, &serde_json::json!({ "database": name, "baseline": v }))?;
-            } else {
-                writeln!(out, "{name}: baselined at version {v}").map_err(io)?;
-            }
-        }
-        "repair" => {
-            let r = db.repair_migrations().await?;
-            if args.json {
-                emit(out, &r)?;
-            } else {
-                writeln!(
-                    out,
-                    "{name}: removed {} failed row(s), realigned {} checksum(s)",
-                    r.removed_failed.len(),
-                    r.realigned.len()
-                )
-                .map_err(io)?;
-                for m in &r.missing {
-                    writeln!(out, "  still missing: {m}").map_err(io)?;
-                }
-            }
-        }
-        "health" => return health::one(args, db, out).await,
-        _ => unreachable!("checked in execute"),
+fn load(loader: Option<ConfigLoader>) -> Result<Config> {
+    match loader {
+        Some(l) => l.load(),
+        None => Config::load(),
     }
-    Ok(0)
 }
 
-fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
+fn config_check(args: &Options, config: &Config, out: &mut dyn Write) -> Result<u8> {
     let mut results = config.check();
     if let Some(name) = &args.database {
         results.retain(|(n, _)| n == name);
@@ -509,12 +365,13 @@ fn config_check(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8>
     Ok(0)
 }
 
-fn version(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("none")
-}
-
-fn new_file(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
-    let description = args.positional.join(" ");
+fn new_file(
+    args: &Options,
+    description: &str,
+    undo: bool,
+    config: &Config,
+    out: &mut dyn Write,
+) -> Result<u8> {
     let name = args
         .database
         .clone()
@@ -527,7 +384,7 @@ fn new_file(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
             .map(|d| d.migrations_dir())
             .unwrap_or_else(|_| cwd.join("migrations").join(&name)),
     };
-    let created = dbm_migrate::new_migration(&dir, &description, args.undo)?;
+    let created = dbm_migrate::new_migration(&dir, description, undo)?;
     if args.json {
         emit(
             out,
@@ -539,66 +396,4 @@ fn new_file(args: &Args, config: &Config, out: &mut dyn Write) -> Result<u8> {
         }
     }
     Ok(0)
-}
-
-fn print_status(out: &mut dyn Write, s: &MigrationStatus) -> Result<()> {
-    use table::Tone;
-    writeln!(
-        out,
-        "database: {}   current version: {}{}",
-        s.database,
-        version(&s.current_version),
-        s.baseline
-            .as_deref()
-            .map(|b| format!("   baseline: {b}"))
-            .unwrap_or_default()
-    )
-    .map_err(io)?;
-    let mut all: Vec<&MigrationInfo> = s
-        .applied
-        .iter()
-        .chain(&s.failed)
-        .chain(&s.missing)
-        .chain(&s.out_of_order)
-        .chain(&s.pending)
-        .collect();
-    all.sort_by(|a, b| {
-        let va: Option<dbm_migrate::Version> = a.version.parse().ok();
-        let vb: Option<dbm_migrate::Version> = b.version.parse().ok();
-        va.cmp(&vb)
-    });
-    let colour = table::colour();
-    let mut t = table::table(["VERSION", "DESCRIPTION", "STATE", "INSTALLED ON", "SCRIPT"]);
-    for m in all {
-        let state = serde_json::to_value(m.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let tone = match m.state {
-            MigrationState::Applied | MigrationState::Baseline => Tone::Good,
-            MigrationState::Pending
-            | MigrationState::OutOfOrder
-            | MigrationState::BelowBaseline => Tone::Warn,
-            _ => Tone::Bad,
-        };
-        t.add_row([
-            m.version.clone(),
-            table::cut(&m.description, 50),
-            table::paint(&state, tone, colour),
-            m.installed_on.clone().unwrap_or_else(|| "-".to_owned()),
-            m.script.clone(),
-        ]);
-    }
-    writeln!(out, "{}", table::render(&t)).map_err(io)?;
-    writeln!(
-        out,
-        "{} applied, {} pending, {} failed, {} edited, {} missing, {} out of order",
-        s.applied.len(),
-        s.pending.len(),
-        s.failed.len(),
-        s.edited.len(),
-        s.missing.len(),
-        s.out_of_order.len()
-    )
-    .map_err(io)
 }
