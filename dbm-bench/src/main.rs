@@ -12,8 +12,10 @@
 //! median with min and max, allocations per unit, and the ratio dbm / raw of the medians.
 //! PostgreSQL workloads need `DBM_TEST_POSTGRES_URL` (they say so and are left out without
 //! it); every PostgreSQL client is forced to plaintext (`sslmode=disable`) so that all of
-//! them pay for the same transport. `--loop WORKLOAD N` runs one workload N times and
-//! nothing else: the full run uses it to have callgrind count instructions.
+//! them pay for the same transport. `--only sqlite,postgres` runs some groups of workloads
+//! (sqlite, postgres, concurrency, migrations, inputs, instructions). `--loop WORKLOAD N`
+//! runs one workload N times and nothing else: the full run uses it to have callgrind
+//! count instructions.
 #![allow(clippy::print_stdout)]
 
 use std::time::Duration;
@@ -84,6 +86,11 @@ fn print_instructions(s: Sizes, pg: bool) {
     let pairs: &[(&str, &str, &str)] = &[
         ("SQLite fetch", "sqlite-fetch-dbm", "sqlite-fetch-rusqlite"),
         ("PostgreSQL SELECT 1", "pg-select1-dbm", "pg-select1-sqlx"),
+        (
+            "PostgreSQL SELECT 1",
+            "pg-select1-dbm",
+            "pg-select1-sqlx-all",
+        ),
         ("PostgreSQL fetch", "pg-fetch-dbm", "pg-fetch-sqlx"),
         ("PostgreSQL stream", "pg-stream-dbm", "pg-stream-sqlx"),
     ];
@@ -137,6 +144,31 @@ async fn main() {
     }
     let quick = args.iter().any(|a| a == "--quick");
     let s = if quick { QUICK } else { FULL };
+    // `--only GROUP[,GROUP]`: some of the groups below.
+    const GROUPS: [&str; 6] = [
+        "sqlite",
+        "postgres",
+        "concurrency",
+        "migrations",
+        "inputs",
+        "instructions",
+    ];
+    let only: Option<Vec<String>> = args.iter().position(|a| a == "--only").map(|i| {
+        let list = args.get(i + 1).map_or("", String::as_str);
+        list.split(',').map(str::to_owned).collect()
+    });
+    if let Some(unknown) = only
+        .iter()
+        .flatten()
+        .find(|g| !GROUPS.contains(&g.as_str()))
+    {
+        eprintln!(
+            "dbm-bench: unknown group `{unknown}` after --only (groups: {})",
+            GROUPS.join(", ")
+        );
+        std::process::exit(2);
+    }
+    let run = |group: &str| only.as_ref().is_none_or(|o| o.iter().any(|g| g == group));
     println!(
         "dbm-bench ({}; {} repetitions, dbm and raw interleaved; allocations counted by a global allocator; PostgreSQL over plaintext)",
         if quick { "quick" } else { "full" },
@@ -146,25 +178,37 @@ async fn main() {
         .ok()
         .filter(|u| !u.trim().is_empty())
         .map(|u| plaintext(&u));
-    sqlite::workloads(s).await;
-    match &pg {
-        Some(url) => {
-            postgres::workloads(s, url).await;
-            concurrency::workloads(s, url).await;
-        }
-        None => {
-            println!("PostgreSQL workloads left out: DBM_TEST_POSTGRES_URL is not set");
-            let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}", dir.path().join("pool.db").display());
-            concurrency::checkout_only(s, &url).await;
+    if pg.is_none() {
+        println!("PostgreSQL workloads left out: DBM_TEST_POSTGRES_URL is not set");
+    }
+    if run("sqlite") {
+        sqlite::workloads(s).await;
+    }
+    if let Some(url) = &pg
+        && run("postgres")
+    {
+        postgres::workloads(s, url).await;
+    }
+    if run("concurrency") {
+        match &pg {
+            Some(url) => concurrency::workloads(s, url).await,
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("pool.db").display());
+                concurrency::checkout_only(s, &url).await;
+            }
         }
     }
-    migrations::sqlite(s).await;
-    if let Some(url) = &pg {
-        migrations::postgres(s, url).await;
+    if run("migrations") {
+        migrations::sqlite(s).await;
+        if let Some(url) = &pg {
+            migrations::postgres(s, url).await;
+        }
     }
-    migrations::inputs(s).await;
-    if s.instructions > 0 {
+    if run("inputs") {
+        migrations::inputs(s).await;
+    }
+    if s.instructions > 0 && run("instructions") {
         print_instructions(s, pg.is_some());
     }
 }
