@@ -16,7 +16,7 @@
 //! (sqlite, postgres, concurrency, migrations, inputs, instructions). `--loop WORKLOAD N`
 //! runs one workload N times and nothing else: the full run uses it to have callgrind
 //! count instructions.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::Duration;
 
