@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::dialect::{Backend, Dialect};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::pool::PoolStatus;
 use crate::row::Rows;
@@ -87,6 +87,16 @@ pub trait Connection: Send + fmt::Debug {
     /// Whether the connection is unusable (lost mid-operation, out of sync with the server)
     /// and must be closed rather than reused.
     fn is_broken(&self) -> bool;
+
+    /// Whether a statement that failed with `error` before it produced anything may be run
+    /// once more on this connection, after the driver repaired the cause here (PostgreSQL:
+    /// a cached statement that no longer fits its table, SQLSTATE 0A000, is prepared again).
+    /// Used for streams, whose first item is where such an error shows; `query` and
+    /// `execute` do the same inside the driver. Default: no.
+    async fn recover(&mut self, error: &Error) -> bool {
+        let _ = error;
+        false
+    }
 
     /// Runs a query with `:name` parameters.
     async fn query(&mut self, sql: &str, params: &Params) -> Result<Rows> {

@@ -291,9 +291,27 @@ where
             let mut batches = conn
                 .query_stream_raw(&bound.sql, &bound.values)
                 .ready_chunks(16);
+            let mut first = batches.next().await;
+            // A failure before the first row that the driver can repair (a stale cached
+            // statement) is run once more, as `query` does.
+            if let Some(only) = first.take_if(|b| matches!(b.as_slice(), [Err(_)]))
+                && let Some(Err(e)) = only.into_iter().next()
+            {
+                drop(batches);
+                if conn.recover(&e).await {
+                    batches = conn
+                        .query_stream_raw(&bound.sql, &bound.values)
+                        .ready_chunks(16);
+                    first = batches.next().await;
+                } else {
+                    batches = futures_util::stream::empty().boxed().ready_chunks(16);
+                    first = Some(vec![Err(e)]);
+                }
+            }
             let mut count = 0u64;
             let mut error = None;
-            while let Some(batch) = batches.next().await {
+            let mut next = first;
+            while let Some(batch) = next.take() {
                 let mut batch = crate::stream::Batch::from_rows(batch);
                 count += batch.rows.len() as u64;
                 let failed = batch.error.is_some();
@@ -304,6 +322,7 @@ where
                 if tx.send(batch).await.is_err() || failed {
                     break;
                 }
+                next = batches.next().await;
             }
             drop(batches);
             let span = tracing::Span::current();
@@ -515,6 +534,10 @@ where
     async fn unlock_migrations(&mut self) -> Result<()> {
         let r = (**self).unlock_migrations().await;
         self.observe(r)
+    }
+
+    async fn recover(&mut self, error: &Error) -> bool {
+        (**self).recover(error).await
     }
 
     fn canceller(&self) -> Option<Arc<dyn Canceller>> {

@@ -177,7 +177,15 @@ impl PgConnection {
     /// so nothing ran. The statement cache is cleared first. Inside a transaction the error
     /// has aborted the transaction, so it is returned as it is.
     async fn stale_plan<T>(&mut self, r: &Result<T>) -> bool {
-        let stale = matches!(r, Err(e) if matches!(e.code(), Some(dbm_core::ErrorCode::SqlState(s)) if s == "0A000"));
+        match r {
+            Err(e) => self.repair_stale_plan(e).await,
+            Ok(_) => false,
+        }
+    }
+
+    /// [`stale_plan`](Self::stale_plan) for an error alone.
+    async fn repair_stale_plan(&mut self, e: &Error) -> bool {
+        let stale = matches!(e.code(), Some(dbm_core::ErrorCode::SqlState(s)) if s == "0A000");
         if !stale || self.in_tx || self.broken {
             return false;
         }
@@ -567,6 +575,10 @@ impl Connection for PgConnection {
             r.map_err(|e| self.fail(e))
         });
         Ok(())
+    }
+
+    async fn recover(&mut self, error: &Error) -> bool {
+        self.repair_stale_plan(error).await
     }
 
     fn canceller(&self) -> Option<Arc<dyn Canceller>> {

@@ -743,3 +743,49 @@ async fn reused_columns_follow_a_changed_table() {
     let rows = db.query("SELECT * FROM t", &Params::new()).await.unwrap();
     assert_eq!(rows.columns().as_slice()[0].type_name(), "INT8");
 }
+
+/// A stream of a statement this connection prepared before `ALTER TABLE` changed its result
+/// is prepared again and runs, as a query does (PostgreSQL refuses the stale statement with
+/// 0A000 before executing anything).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_follows_a_changed_table() {
+    let Some(t) = TestDb::postgres(PoolConfig::new("one").pool_size(1).max_overflow(0)).await
+    else {
+        return;
+    };
+    let db = &t.db;
+    db.execute("CREATE TABLE s (a INT)", &Params::new())
+        .await
+        .unwrap();
+    db.execute("INSERT INTO s VALUES (1), (2)", &Params::new())
+        .await
+        .unwrap();
+    let read = || async {
+        let mut stream = db
+            .query_stream("SELECT * FROM s ORDER BY a", &Params::new())
+            .await?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.next().await {
+            rows.push(row?);
+        }
+        Ok::<_, dbm_core::Error>(rows)
+    };
+    let rows = read().await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].columns().len(), 1);
+    db.execute(
+        "ALTER TABLE s ADD COLUMN b TEXT DEFAULT 'x'",
+        &Params::new(),
+    )
+    .await
+    .unwrap();
+    let rows = read().await.expect("the stale statement is prepared again");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].get::<String>("b").unwrap(), "x");
+    assert_eq!(rows[1].get::<i64>("a").unwrap(), 2);
+    assert_eq!(
+        db.pool_status().connections_created,
+        1,
+        "the same connection served all of it"
+    );
+}
