@@ -133,14 +133,17 @@ impl<M: ManageConnection> Drop for Reservation<'_, M> {
     }
 }
 
-/// Takes back a checkout counted in advance when the checkout is cancelled (dropped) while
-/// it pre-pings.
-struct Uncount<'a, M: ManageConnection>(Option<&'a Shared<M>>);
+/// Keeps the books when a checkout is cancelled (dropped) while it pre-pings: the checkout
+/// counted in advance is taken back, and the connection, dropped with the checkout, is
+/// counted as closed.
+struct PingGuard<'a, M: ManageConnection>(Option<&'a Shared<M>>);
 
-impl<M: ManageConnection> Drop for Uncount<'_, M> {
+impl<M: ManageConnection> Drop for PingGuard<'_, M> {
     fn drop(&mut self) {
         if let Some(shared) = self.0 {
-            shared.lock().checkouts -= 1;
+            let mut st = shared.lock();
+            st.checkouts -= 1;
+            st.closed_conns += 1;
         }
     }
 }
@@ -360,9 +363,9 @@ impl<M: ManageConnection> Pool<M> {
                 shared.config.pre_ping && idle.last_used.elapsed() >= shared.config.pre_ping_skip;
             if stale {
                 // A checkout cancelled during the ping must not stay counted.
-                let mut uncount = Uncount(Some(shared));
+                let mut guard = PingGuard(Some(shared));
                 let pinged = bounded_ping(shared, &mut idle.conn).await;
-                uncount.0 = None;
+                guard.0 = None;
                 if let Err(e) = pinged {
                     tracing::warn!(
                         pool = %shared.config.name,

@@ -205,6 +205,11 @@ async fn checkout_cancelled_during_the_ping_is_not_counted() {
     let s = p.status();
     assert_eq!((s.checked_out, s.checkouts), (0, 1));
     assert_eq!(
+        (s.checked_in, s.connections_closed, s.total_connections),
+        (0, 1, 0),
+        "the connection dropped with the checkout is counted as closed"
+    );
+    assert_eq!(
         p.shared.semaphore.available_permits(),
         1,
         "the permit came back"
