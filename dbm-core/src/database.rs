@@ -286,6 +286,7 @@ where
         let db_system = self.dialect.backend().db_system();
         let namespace = self.name.clone();
         let seen = span_is_seen(&span);
+        let own_span = span.clone();
         let producer = async move {
             use futures_util::StreamExt;
             let mut batches = conn
@@ -325,7 +326,8 @@ where
                 next = batches.next().await;
             }
             drop(batches);
-            let span = tracing::Span::current();
+            // Recorded on the stream's own span, not whichever span polls the stream.
+            let span = own_span;
             span.record("db.response.returned_rows", count);
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             span.record("duration_ms", ms);

@@ -47,6 +47,21 @@ async fn scenario(dir: &std::path::Path) {
     db.transaction(&[Statement::new("DELETE FROM jobs WHERE name = 'hourly'")])
         .await
         .unwrap();
+    // A stream read inside an application span: its figures go on its own span.
+    {
+        use tracing::Instrument as _;
+        async {
+            let mut rows = db
+                .query_stream("SELECT id FROM jobs", &Params::new())
+                .await
+                .unwrap();
+            while let Some(row) = rows.next().await {
+                row.unwrap();
+            }
+        }
+        .instrument(tracing::info_span!("nightly_job"))
+        .await;
+    }
     std::fs::write(
         migrations.join("V3__broken.sql"),
         "-- adds an index\n\nCREATE INDEX ON nothing;\n",
@@ -145,6 +160,19 @@ fn operators_can_follow_a_run_in_the_logs() {
             "operation=\"transaction\"",
             "statements=1",
         ],
+    );
+    let streamed = line(
+        &logs,
+        "DEBUG",
+        &[
+            "database operation finished",
+            "operation=\"query stream\"",
+            "rows=1",
+        ],
+    );
+    assert!(
+        streamed.contains("db.operation.name=\"query stream\""),
+        "the stream's event is inside its own span: {streamed}"
     );
     line(&logs, "INFO", &["connection pool closed", "pool=logged"]);
     #[cfg(feature = "postgres")]
