@@ -146,6 +146,21 @@ impl PgConnection {
         })
     }
 
+    /// Keeps `prepared` for `text` only while sqlx's statement cache also holds it: a
+    /// statement sqlx forgot would be prepared again from the kept description, which a
+    /// changed table may no longer match. When sqlx's cache did not grow with this statement
+    /// it dropped its least recently used one (or caches nothing): as that one is not known,
+    /// everything kept here is forgotten, keeping this map a subset of sqlx's cache.
+    fn keep(&mut self, text: Arc<str>, prepared: &Prepared, held_before: usize) {
+        let held_after = self.conn.cached_statements_size();
+        if held_after <= held_before {
+            self.statements.clear();
+        }
+        if held_after > 0 {
+            self.statements.insert(text, prepared.clone());
+        }
+    }
+
     /// Forgets every prepared statement, sqlx's and this connection's.
     async fn forget_statements(&mut self) -> Result<()> {
         self.statements.clear();
@@ -225,11 +240,8 @@ impl PgConnection {
             .map(|v| Bind::new(v).map(|b| b.declared_type()))
             .collect::<Result<_>>()?;
         for attempt in 0..2 {
-            // Bounded like a statement cache: forgotten wholesale when it grows large.
-            if self.statements.len() >= 512 {
-                self.statements.clear();
-            }
             let text: Arc<str> = Arc::from(sql);
+            let held_before = self.conn.cached_statements_size();
             let stmt = match (&mut self.conn)
                 .prepare_with(AssertSqlSafe(text.clone()).into_sql_str(), &declared)
                 .await
@@ -244,7 +256,7 @@ impl PgConnection {
                     columns,
                     decoders,
                 };
-                self.statements.insert(text, prepared.clone());
+                self.keep(text, &prepared, held_before);
                 return Ok((prepared, binds));
             }
             if attempt == 0 {

@@ -789,3 +789,37 @@ async fn a_stream_follows_a_changed_table() {
         "the same connection served all of it"
     );
 }
+
+/// A connection keeps its prepared statements only while sqlx's statement cache does: with
+/// a cache of 2, a third statement pushes the first out of sqlx's cache, and after
+/// `ALTER TABLE` the first is described again, so its new column is returned, not dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn statements_sqlx_forgot_are_described_again() {
+    let Some(t) = TestDb::postgres(PoolConfig::new("one").pool_size(1).max_overflow(0)).await
+    else {
+        return;
+    };
+    let sep = if t.url().contains('?') { '&' } else { '?' };
+    let options: dbm_postgres::PgOptions = format!("{}{sep}statement-cache-capacity=2", t.url())
+        .parse()
+        .unwrap();
+    let db = dbm_postgres::open(
+        "small_cache",
+        options,
+        PoolConfig::new("small_cache").pool_size(1).max_overflow(0),
+    );
+    let none = Params::new();
+    db.execute("CREATE TABLE w (a INT)", &none).await.unwrap();
+    db.execute("INSERT INTO w VALUES (1)", &none).await.unwrap();
+    let first = "SELECT * FROM w";
+    assert_eq!(db.query(first, &none).await.unwrap().columns().len(), 1);
+    db.query("SELECT 2 AS two", &none).await.unwrap();
+    db.query("SELECT 3 AS three", &none).await.unwrap();
+    db.execute("ALTER TABLE w ADD COLUMN b TEXT DEFAULT 'new'", &none)
+        .await
+        .unwrap();
+    let rows = db.query(first, &none).await.unwrap();
+    assert_eq!(rows.columns().len(), 2, "the added column is returned");
+    assert_eq!(rows[0].get::<String>("b").unwrap(), "new");
+    db.close().await;
+}
