@@ -202,19 +202,11 @@ fn span_is_seen(span: &tracing::Span) -> bool {
 
 fn record(span: &tracing::Span, operation: &str, elapsed: Duration, result: &Result<Output>) {
     let ms = elapsed.as_secs_f64() * 1000.0;
-    let seen = span_is_seen(span);
-    let in_span = |event: &dyn Fn()| {
-        if seen { span.in_scope(event) } else { event() }
-    };
-    if !span.is_disabled() {
-        span.record("duration_ms", ms);
-    }
+    span.record("duration_ms", ms);
     match result {
         Ok(Output::Rows(rows)) => {
-            if !span.is_disabled() {
-                span.record("db.response.returned_rows", rows.len() as u64);
-            }
-            in_span(&|| {
+            span.record("db.response.returned_rows", rows.len() as u64);
+            span.in_scope(|| {
                 tracing::debug!(
                     operation,
                     duration_ms = ms,
@@ -224,10 +216,8 @@ fn record(span: &tracing::Span, operation: &str, elapsed: Duration, result: &Res
             });
         }
         Ok(Output::Affected(n)) => {
-            if !span.is_disabled() {
-                span.record("db.rows_affected", *n);
-            }
-            in_span(&|| {
+            span.record("db.rows_affected", *n);
+            span.in_scope(|| {
                 tracing::debug!(
                     operation,
                     duration_ms = ms,
@@ -237,12 +227,8 @@ fn record(span: &tracing::Span, operation: &str, elapsed: Duration, result: &Res
             });
         }
         Err(e) => {
-            if !span.is_disabled() {
-                span.record("error.type", e.kind().id());
-            }
-            in_span(
-                &|| tracing::debug!(operation, duration_ms = ms, error = %e, "database operation failed"),
-            );
+            span.record("error.type", e.kind().id());
+            span.in_scope(|| tracing::debug!(operation, duration_ms = ms, error = %e, "database operation failed"));
         }
     }
 }
