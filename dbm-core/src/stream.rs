@@ -8,8 +8,7 @@ use futures_core::Stream;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::row::{Columns, Row};
-use crate::value::Value;
+use crate::row::Row;
 
 /// A driver's stream of rows, borrowing its connection.
 pub type BoxRowStream<'a> = Pin<Box<dyn Stream<Item = Result<Row>> + Send + 'a>>;
@@ -31,10 +30,7 @@ pub type BoxRowStream<'a> = Pin<Box<dyn Stream<Item = Result<Row>> + Send + 'a>>
 /// ```
 pub struct RowStream {
     rx: mpsc::Receiver<Batch>,
-    /// The result's columns, from the first batch: rows are made here, on the reading side,
-    /// so that the columns' shared count is only ever touched by the task reading them.
-    columns: Option<Columns>,
-    buffered: std::vec::IntoIter<Vec<Value>>,
+    buffered: std::vec::IntoIter<Row>,
     /// The error that ended the stream, given after the rows before it.
     error: Option<Error>,
     /// The work reading the result from the connection into `rx`: polled here, by the
@@ -47,11 +43,10 @@ pub struct RowStream {
 /// The future that reads a result into a [`RowStream`]'s channel.
 pub(crate) type Producer = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// One hand-over from the producing task: the values of up to a few hundred rows, and the
-/// error that ended the result, if one did.
+/// One hand-over from the producer: a few rows, and the error that ended the result, if
+/// one did.
 pub(crate) struct Batch {
-    pub(crate) columns: Option<Columns>,
-    pub(crate) rows: Vec<Vec<Value>>,
+    pub(crate) rows: Vec<Row>,
     pub(crate) error: Option<Error>,
 }
 
@@ -59,18 +54,12 @@ impl Batch {
     /// The rows of `batch` up to its first error, which ends it.
     pub(crate) fn from_rows(batch: Vec<Result<Row>>) -> Batch {
         let mut out = Batch {
-            columns: None,
             rows: Vec::with_capacity(batch.len()),
             error: None,
         };
         for r in batch {
             match r {
-                Ok(row) => {
-                    if out.columns.is_none() {
-                        out.columns = Some(row.columns().clone());
-                    }
-                    out.rows.push(row.into_values());
-                }
+                Ok(row) => out.rows.push(row),
                 Err(e) => {
                     out.error = Some(e);
                     break;
@@ -87,7 +76,6 @@ impl RowStream {
     pub(crate) fn new(rx: mpsc::Receiver<Batch>, producer: Producer) -> Self {
         RowStream {
             rx,
-            columns: None,
             buffered: Vec::new().into_iter(),
             error: None,
             producer: Some(producer),
@@ -101,12 +89,8 @@ impl RowStream {
 
     fn poll_row(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Row>>> {
         loop {
-            if let Some(values) = self.buffered.next() {
-                let columns = self
-                    .columns
-                    .clone()
-                    .unwrap_or_else(|| Columns::new(Vec::new()));
-                return Poll::Ready(Some(Ok(Row::new(columns, values))));
+            if let Some(row) = self.buffered.next() {
+                return Poll::Ready(Some(Ok(row)));
             }
             if let Some(e) = self.error.take() {
                 return Poll::Ready(Some(Err(e)));
@@ -118,9 +102,6 @@ impl RowStream {
             }
             match self.rx.poll_recv(cx) {
                 Poll::Ready(Some(batch)) => {
-                    if self.columns.is_none() {
-                        self.columns = batch.columns;
-                    }
                     self.buffered = batch.rows.into_iter();
                     self.error = batch.error;
                 }
@@ -149,7 +130,8 @@ impl fmt::Debug for RowStream {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::row::Column;
+    use crate::row::{Column, Columns};
+    use crate::value::Value;
 
     fn row(columns: &Columns, n: i64) -> Result<Row> {
         Ok(Row::new(columns.clone(), vec![Value::Int(n)]))
