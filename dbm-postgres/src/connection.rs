@@ -10,10 +10,10 @@ use dbm_core::{
     BoxRowStream, Canceller, Columns, Connection, Dialect, Error, ErrorKind, Result, Row, Rows,
     Value, async_trait,
 };
-use sqlx::{AssertSqlSafe, Connection as _, Executor, Row as _, SqlSafeStr, Statement as _};
+use sqlx::{AssertSqlSafe, Connection as _, Executor, SqlSafeStr, Statement as _};
 
 use crate::cancel::PgCanceller;
-use crate::decode::{Decoder, columns_of};
+use crate::decode::{Decoder, columns_of, decode_row};
 use crate::dialect::PgDialect;
 use crate::error::map_err;
 use crate::options::PgOptions;
@@ -186,19 +186,11 @@ impl PgConnection {
         }
     }
 
-    /// Whether `r` failed because a cached prepared statement no longer fits its table
-    /// (SQLSTATE 0A000, "cached plan must not change result type", after an `ALTER TABLE`)
-    /// and may be run once more: PostgreSQL refuses such a statement before executing it,
-    /// so nothing ran. The statement cache is cleared first. Inside a transaction the error
-    /// has aborted the transaction, so it is returned as it is.
-    async fn stale_plan<T>(&mut self, r: &Result<T>) -> bool {
-        match r {
-            Err(e) => self.repair_stale_plan(e).await,
-            Ok(_) => false,
-        }
-    }
-
-    /// [`stale_plan`](Self::stale_plan) for an error alone.
+    /// Whether `e` says a cached prepared statement no longer fits its table (SQLSTATE
+    /// 0A000, "cached plan must not change result type", after an `ALTER TABLE`) and the
+    /// statement may be run once more: PostgreSQL refuses such a statement before executing
+    /// it, so nothing ran. The statement caches are cleared first. Inside a transaction the
+    /// error has aborted the transaction, so it is returned as it is.
     async fn repair_stale_plan(&mut self, e: &Error) -> bool {
         let stale = matches!(e.code(), Some(dbm_core::ErrorCode::SqlState(s)) if s == "0A000");
         if !stale || self.in_tx || self.broken {
@@ -284,7 +276,6 @@ impl PgConnection {
         // Each row is decoded as it arrives and its wire buffer freed: the result is not
         // held twice (sqlx's rows, then ours).
         let mut out = Rows::new(columns);
-        let width = out.columns().len();
         let mut wire_error = None;
         let mut decode_error = None;
         {
@@ -292,7 +283,7 @@ impl PgConnection {
             // `fetch_many` rather than `fetch`: the same stream without one more boxed layer
             // that only filters out the final result summary.
             let mut stream = sqlx::Executor::fetch_many(&mut self.conn, q);
-            'rows: loop {
+            loop {
                 let row = match stream.try_next().await {
                     Ok(Some(sqlx::Either::Right(row))) => row,
                     Ok(Some(sqlx::Either::Left(_))) => continue,
@@ -302,24 +293,13 @@ impl PgConnection {
                         break;
                     }
                 };
-                let mut vals = Vec::with_capacity(width);
-                for i in 0..width {
-                    let raw = match row.try_get_raw(i) {
-                        Ok(raw) => raw,
-                        Err(e) => {
-                            wire_error = Some(e);
-                            break 'rows;
-                        }
-                    };
-                    match decoders[i].decode(raw, &out.columns().as_slice()[i]) {
-                        Ok(v) => vals.push(v),
-                        Err(e) => {
-                            decode_error = Some(e);
-                            break 'rows;
-                        }
+                match decode_row(&row, out.columns(), &decoders, &self.options) {
+                    Ok(values) => out.push(values),
+                    Err(e) => {
+                        decode_error = Some(e);
+                        break;
                     }
                 }
-                out.push(vals);
             }
         }
         if let Some(e) = wire_error {
@@ -407,7 +387,9 @@ impl Connection for PgConnection {
 
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
         let mut r = guarded!(self, self.run_query(sql, values).await);
-        if self.stale_plan(&r).await {
+        if let Err(e) = &r
+            && self.repair_stale_plan(e).await
+        {
             r = guarded!(self, self.run_query(sql, values).await);
         }
         self.track(sql, r.is_ok());
@@ -443,17 +425,10 @@ impl Connection for PgConnection {
                 let (mut rows, columns, decoders, busy, broken, options) = state?;
                 match rows.next().await {
                     Some(Ok(row)) => {
-                        let mut vals = Vec::with_capacity(columns.len());
-                        for (i, col) in columns.as_slice().iter().enumerate() {
-                            let decoded = row
-                                .try_get_raw(i)
-                                .map_err(|e| map_err(e, &options))
-                                .and_then(|raw| decoders[i].decode(raw, col));
-                            match decoded {
-                                Ok(v) => vals.push(v),
-                                Err(e) => return Some((Err(e), None)),
-                            }
-                        }
+                        let vals = match decode_row(&row, &columns, &decoders, &options) {
+                            Ok(vals) => vals,
+                            Err(e) => return Some((Err(e), None)),
+                        };
                         let row = Row::new(columns.clone(), vals);
                         Some((
                             Ok(row),
@@ -483,7 +458,9 @@ impl Connection for PgConnection {
 
     async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
         let mut r = guarded!(self, self.run_execute(sql, values).await);
-        if self.stale_plan(&r).await {
+        if let Err(e) = &r
+            && self.repair_stale_plan(e).await
+        {
             r = guarded!(self, self.run_execute(sql, values).await);
         }
         self.track(sql, r.is_ok());

@@ -3,13 +3,15 @@
 //! type's name with every name dbm maps.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use dbm_core::{Column, Error, ErrorKind, Result, Value};
+use dbm_core::{Column, Columns, Error, ErrorKind, Result, Value};
 use sqlx::error::BoxDynError;
 use sqlx::postgres::types::Oid;
-use sqlx::postgres::{PgTypeInfo, PgValueRef, Postgres};
-use sqlx::{Decode, Type, TypeInfo, ValueRef};
+use sqlx::postgres::{PgRow, PgTypeInfo, PgValueRef, Postgres};
+use sqlx::{Decode, Row as _, Type, TypeInfo, ValueRef};
 use uuid::Uuid;
 
+use crate::error::map_err;
+use crate::options::PgOptions;
 use crate::types::decode_numeric;
 
 const NUMERIC_ARRAY_OID: u32 = 1231;
@@ -179,6 +181,21 @@ fn unsupported(column: &Column) -> Error {
     .with_hint(format!("cast it in SQL, e.g. `{name}::text`"))
 }
 
+/// The values of one result row, each cell read by its column's decoder.
+pub(crate) fn decode_row(
+    row: &PgRow,
+    columns: &Columns,
+    decoders: &[Decoder],
+    options: &PgOptions,
+) -> Result<Vec<Value>> {
+    let mut values = Vec::with_capacity(decoders.len());
+    for (i, (column, decoder)) in columns.as_slice().iter().zip(decoders).enumerate() {
+        let raw = row.try_get_raw(i).map_err(|e| map_err(e, options))?;
+        values.push(decoder.decode(raw, column)?);
+    }
+    Ok(values)
+}
+
 /// The result's columns and their decoders, built once per prepared statement.
 pub(crate) fn columns_of(
     stmt: &sqlx::postgres::PgStatement,
@@ -186,7 +203,7 @@ pub(crate) fn columns_of(
     use sqlx::Column as _;
     use sqlx::Statement as _;
     let cols = stmt.columns();
-    let columns = dbm_core::Columns::new(
+    let columns = Columns::new(
         cols.iter()
             .map(|c| Column::new(c.name(), c.type_info().name()))
             .collect(),
