@@ -5,10 +5,16 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use dbm::{DatabaseConfig, DatabaseManager};
+use std::str::FromStr as _;
+use std::sync::Arc;
+
+use dbm::{Database, DatabaseConfig, DatabaseManager};
+use dbm_core::PoolConfig;
 use dbm_core::{Params, PlaceholderStyle, ScriptSplit, SqlSyntax};
 use dbm_migrate::Migrator;
+use dbm_postgres::PgOptions;
 use sqlx::Connection as _;
+use sqlx::postgres::PgConnectOptions;
 
 use crate::Sizes;
 use crate::measure::{Sample, measure, report};
@@ -28,11 +34,12 @@ fn write_files(dir: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
-async fn migrate(url: &str, dir: &Path) {
-    let db = DatabaseManager::connect(DatabaseConfig::new("bench_mig", url).expect("config"))
-        .await
-        .expect("open");
-    let mut conn = db.database().acquire().await.expect("checkout");
+/// The database the PostgreSQL runs use, made afresh before each.
+const PG_DATABASE: &str = "dbm_bench_mig";
+
+/// Applies the migrations in `dir` to `db`, then closes it.
+async fn migrate(db: Arc<dyn Database>, dir: &Path) {
+    let mut conn = db.acquire().await.expect("checkout");
     let report = Migrator::new(dir, "bench_mig")
         .migrate(conn.as_mut(), None)
         .await
@@ -40,6 +47,13 @@ async fn migrate(url: &str, dir: &Path) {
     assert!(!report.applied.is_empty());
     drop(conn);
     db.close().await;
+}
+
+async fn open_sqlite(url: &str) -> Arc<dyn Database> {
+    DatabaseManager::connect(DatabaseConfig::new("bench_mig", url).expect("config"))
+        .await
+        .expect("open")
+        .database()
 }
 
 pub(crate) async fn sqlite(s: Sizes) {
@@ -50,7 +64,7 @@ pub(crate) async fn sqlite(s: Sizes) {
     for rep in 0..s.reps {
         let path = root.path().join(format!("dbm-{rep}.db"));
         let url = format!("sqlite://{}", path.display());
-        d.push(measure(|| migrate(&url, &dir)).await);
+        d.push(measure(|| async { migrate(open_sqlite(&url).await, &dir).await }).await);
         let path = root.path().join(format!("raw-{rep}.db"));
         r.push(
             measure(|| async {
@@ -82,16 +96,31 @@ pub(crate) async fn postgres(s: Sizes, url: &str) {
     let dir = root.path().join("migrations");
     let files = write_files(&dir, s.migrations);
     // Both sides work in a database of their own, made afresh before each run.
-    let scoped = with_database(url, "dbm_bench_mig");
+    let options: PgOptions = url.parse().expect("PostgreSQL URL");
+    let raw_options = PgConnectOptions::from_str(url)
+        .expect("PostgreSQL URL")
+        .database(PG_DATABASE);
     let mut admin = sqlx::PgConnection::connect(url).await.expect("connect");
     let (mut d, mut r): (Vec<Sample>, Vec<Sample>) = (Vec::new(), Vec::new());
     for _ in 0..s.reps {
         fresh(&mut admin).await;
-        d.push(measure(|| migrate(&scoped, &dir)).await);
+        d.push(
+            measure(|| {
+                let db = dbm_postgres::open(
+                    "bench_mig",
+                    options.clone().with_database(PG_DATABASE),
+                    PoolConfig::new("bench_mig"),
+                );
+                migrate(Arc::new(db), &dir)
+            })
+            .await,
+        );
         fresh(&mut admin).await;
         r.push(
             measure(|| async {
-                let mut c = sqlx::PgConnection::connect(&scoped).await.expect("connect");
+                let mut c = sqlx::PgConnection::connect_with(&raw_options)
+                    .await
+                    .expect("connect");
                 for sql in &files {
                     let mut tx = c.begin().await.expect("begin");
                     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
@@ -105,10 +134,11 @@ pub(crate) async fn postgres(s: Sizes, url: &str) {
             .await,
         );
     }
-    sqlx::raw_sql("DROP DATABASE IF EXISTS dbm_bench_mig WITH (FORCE)")
-        .execute(&mut admin)
-        .await
-        .expect("drop database");
+    admin_sql(
+        &mut admin,
+        &format!("DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"),
+    )
+    .await;
     let title = format!("PostgreSQL {} migrations, fresh database", s.migrations);
     report(
         &title,
@@ -119,33 +149,21 @@ pub(crate) async fn postgres(s: Sizes, url: &str) {
     );
 }
 
+/// Drops and creates the database the PostgreSQL runs use.
 async fn fresh(admin: &mut sqlx::PgConnection) {
-    for sql in [
-        "DROP DATABASE IF EXISTS dbm_bench_mig WITH (FORCE)",
-        "CREATE DATABASE dbm_bench_mig",
-    ] {
-        sqlx::raw_sql(sql)
-            .execute(&mut *admin)
-            .await
-            .expect("fresh database (the role needs CREATEDB)");
-    }
+    admin_sql(
+        admin,
+        &format!("DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"),
+    )
+    .await;
+    admin_sql(admin, &format!("CREATE DATABASE {PG_DATABASE}")).await;
 }
 
-/// `url` naming database `name` instead of its own.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let host_start = base.find("://").map_or(0, |i| i + 3);
-    let path = base[host_start..]
-        .find('/')
-        .map_or(base.len(), |i| host_start + i);
-    let mut out = format!("{}/{name}", &base[..path]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
+async fn admin_sql(admin: &mut sqlx::PgConnection, sql: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e} (the role needs CREATEDB)"));
 }
 
 /// A script of about `bytes` bytes: INSERTs whose literals and comments hold `;`.
