@@ -10,7 +10,7 @@ use crate::dialect::{Backend, Dialect};
 use crate::error::{Error, Result};
 use crate::params::Params;
 use crate::pool::PoolStatus;
-use crate::row::Rows;
+use crate::rows::Rows;
 use crate::stream::{BoxRowStream, RowStream};
 use crate::transaction::Transaction;
 use crate::value::Value;

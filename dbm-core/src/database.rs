@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::outcome::{check_timeout, commit_error, lost_mid_statement, run_with_timeout};
 use crate::params::{BoundSql, Params};
 use crate::pool::{ManageConnection, Pool, PoolStatus, PooledConnection};
-use crate::row::Rows;
+use crate::rows::Rows;
 use crate::stream::{BoxRowStream, RowStream};
 use crate::transaction::Transaction;
 use crate::value::Value;

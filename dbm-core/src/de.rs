@@ -12,7 +12,8 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 
 use crate::error::{Error, Result};
-use crate::row::{Row, Rows};
+use crate::row::{Row, RowRef};
+use crate::rows::Rows;
 use crate::value::Value;
 
 /// A conversion failure inside serde, later given the column and the target type.
@@ -116,11 +117,11 @@ impl<'de> IntoDeserializer<'de, DeError> for ValueDe<'_> {
 }
 
 /// A row: a map by column name, or a sequence for tuples.
-struct RowDe<'a>(&'a Row);
+struct RowDe<'a>(RowRef<'a>);
 
 /// The row's columns as map entries; a value's error names its column.
 struct Entries<'a> {
-    row: &'a Row,
+    row: RowRef<'a>,
     next: usize,
 }
 
@@ -248,17 +249,32 @@ impl Row {
     ///     Column::new("done", "BOOLEAN"), Column::new("note", "TEXT"),
     /// ]));
     /// rows.push(vec![Value::Int(7), "load".into(), Value::Int(1), Value::Null]);
-    /// let job: Job = rows[0].deserialize().unwrap();
+    /// let job: Job = rows.row(0).deserialize().unwrap();
     /// assert_eq!(job, Job { id: 7, name: "load".into(), done: true, note: None });
-    /// let (id, name): (i64, String) = rows[0].deserialize().unwrap();
+    /// let (id, name): (i64, String) = rows.row(0).deserialize().unwrap();
     /// assert_eq!((id, name.as_str()), (7, "load"));
     ///
     /// #[derive(serde::Deserialize, Debug)]
     /// struct Wrong { #[allow(dead_code)] name: i64 }
-    /// let e = rows[0].deserialize::<Wrong>().unwrap_err().to_string();
+    /// let e = rows.row(0).deserialize::<Wrong>().unwrap_err().to_string();
     /// assert!(e.contains("column `name` (text TEXT): invalid type: string \"load\", expected i64"), "{e}");
     /// ```
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T> {
+        self.view().deserialize()
+    }
+}
+
+impl RowRef<'_> {
+    /// The row as a `T`, as [`Row::deserialize`] does.
+    ///
+    /// ```
+    /// use dbm_core::{Column, Columns, Rows, Value};
+    /// let mut rows = Rows::new(Columns::new(vec![Column::new("id", "INTEGER")]));
+    /// rows.push(vec![Value::Int(7)]);
+    /// let (id,): (i64,) = rows.row(0).deserialize().unwrap();
+    /// assert_eq!(id, 7);
+    /// ```
+    pub fn deserialize<T: DeserializeOwned>(self) -> Result<T> {
         T::deserialize(RowDe(self)).map_err(conversion::<T>)
     }
 }

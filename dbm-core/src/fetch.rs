@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use crate::connection::Database;
 use crate::error::{Error, ErrorKind, Result};
 use crate::params::Params;
-use crate::row::{Row, Rows};
+use crate::row::Row;
+use crate::rows::Rows;
 use crate::value::FromValue;
 
 /// What query methods take as parameters: `&params! { "id" => 1 }`, a `Params` by value, or
@@ -44,7 +45,7 @@ impl Bindings for () {
 
 /// The first row; an error when there is none.
 pub(crate) fn one(rows: Rows) -> Result<Row> {
-    rows.into_iter().next().ok_or_else(|| {
+    rows.into_first().ok_or_else(|| {
         Error::new(ErrorKind::Query, "the query returned no row")
             .with_hint("use fetch_optional when no row is a valid answer")
     })
@@ -52,7 +53,7 @@ pub(crate) fn one(rows: Rows) -> Result<Row> {
 
 /// The first row, if any.
 pub(crate) fn optional(rows: Rows) -> Option<Row> {
-    rows.into_iter().next()
+    rows.into_first()
 }
 
 /// The first column of the first row as `T`; an error when there is no row or no column.

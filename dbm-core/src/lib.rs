@@ -32,6 +32,7 @@ mod pool;
 mod redact;
 mod retry;
 mod row;
+mod rows;
 mod script;
 mod stream;
 mod test_backend;
@@ -60,7 +61,8 @@ pub use pool::{
 };
 pub use redact::redact_url;
 pub use retry::{RetryPolicy, retry};
-pub use row::{Column, ColumnIndex, Columns, Row, Rows};
+pub use row::{Column, ColumnIndex, Columns, Row, RowRef};
+pub use rows::{Rows, RowsIntoIter, RowsIter};
 pub use script::{ScriptSplit, ScriptStatement, split_script};
 pub use stream::{BoxRowStream, RowStream};
 pub use test_backend::{

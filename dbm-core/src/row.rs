@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::ser::{SerializeMap, SerializeSeq};
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
@@ -90,7 +90,9 @@ impl ColumnIndex for usize {
     }
 }
 
-/// One row: shared columns and its own values.
+/// One row, owning its values: what [`Rows`](crate::Rows) gives by value (`into_iter`),
+/// what `fetch_one` returns and what a stream yields. [`RowRef`] is the same row borrowed
+/// from a [`Rows`](crate::Rows), with the same accessors.
 ///
 /// ```
 /// use dbm_core::{Column, Columns, Row, Value};
@@ -114,6 +116,14 @@ impl Row {
         Row { columns, values }
     }
 
+    /// The row borrowed, as [`Rows`](crate::Rows) hands out its rows.
+    pub fn view(&self) -> RowRef<'_> {
+        RowRef {
+            columns: &self.columns,
+            values: &self.values,
+        }
+    }
+
     /// The row's columns.
     pub fn columns(&self) -> &Columns {
         &self.columns
@@ -131,7 +141,75 @@ impl Row {
 
     /// The raw value of a column, by name or position.
     pub fn value(&self, index: impl ColumnIndex) -> Result<&Value> {
-        let i = index.resolve(&self.columns).ok_or_else(|| {
+        self.view().value(index)
+    }
+
+    /// A column converted to `T`; a mismatch names the column and both types.
+    pub fn get<T: FromValue>(&self, index: impl ColumnIndex) -> Result<T> {
+        self.view().get(index)
+    }
+
+    /// The row as a map from column name to value (the "dictionary" view).
+    pub fn to_map(&self) -> BTreeMap<String, Value> {
+        self.view().to_map()
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.view().fmt(f)
+    }
+}
+
+impl Serialize for Row {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.view().serialize(serializer)
+    }
+}
+
+/// One row of a [`Rows`](crate::Rows), borrowed: the result's columns and this row's
+/// values. It is `Copy`; [`RowRef::to_row`] makes an owned [`Row`].
+///
+/// ```
+/// use dbm_core::{Column, Columns, Rows, Value};
+/// let mut rows = Rows::new(Columns::new(vec![Column::new("id", "INTEGER")]));
+/// rows.push(vec![Value::Int(7)]);
+/// let row = rows.row(0);
+/// assert_eq!(row.get::<i64>("id").unwrap(), 7);
+/// assert_eq!(row.values(), &[Value::Int(7)]);
+/// let owned = row.to_row();
+/// assert_eq!(owned.get::<i64>(0).unwrap(), 7);
+/// ```
+#[derive(Clone, Copy, PartialEq)]
+pub struct RowRef<'a> {
+    columns: &'a Columns,
+    values: &'a [Value],
+}
+
+impl<'a> RowRef<'a> {
+    /// A row of `values` (one per column) under `columns`.
+    pub(crate) fn new(columns: &'a Columns, values: &'a [Value]) -> Self {
+        RowRef { columns, values }
+    }
+
+    /// The row's columns.
+    pub fn columns(self) -> &'a Columns {
+        self.columns
+    }
+
+    /// The row's values, in column order.
+    pub fn values(self) -> &'a [Value] {
+        self.values
+    }
+
+    /// The row as an owned [`Row`] (its values cloned).
+    pub fn to_row(self) -> Row {
+        Row::new(self.columns.clone(), self.values.to_vec())
+    }
+
+    /// The raw value of a column, by name or position.
+    pub fn value(self, index: impl ColumnIndex) -> Result<&'a Value> {
+        let i = index.resolve(self.columns).ok_or_else(|| {
             let names: Vec<&str> = self.columns.0.iter().map(|c| c.name()).collect();
             Error::conversion(format!(
                 "no column `{index}` in this row (columns: {})",
@@ -142,7 +220,7 @@ impl Row {
     }
 
     /// A column converted to `T`; a mismatch names the column and both types.
-    pub fn get<T: FromValue>(&self, index: impl ColumnIndex) -> Result<T> {
+    pub fn get<T: FromValue>(self, index: impl ColumnIndex) -> Result<T> {
         let value = self.value(&index)?;
         if value.is_null() && !T::accepts_null() {
             return Err(Error::conversion(format!(
@@ -160,18 +238,18 @@ impl Row {
         })
     }
 
-    fn type_name_of(&self, index: &impl ColumnIndex) -> &str {
+    fn type_name_of(self, index: &impl ColumnIndex) -> &'a str {
         index
-            .resolve(&self.columns)
+            .resolve(self.columns)
             .map_or("", |i| self.columns.0[i].type_name())
     }
 
     /// The row as a map from column name to value (the "dictionary" view).
-    pub fn to_map(&self) -> BTreeMap<String, Value> {
+    pub fn to_map(self) -> BTreeMap<String, Value> {
         self.columns
             .0
             .iter()
-            .zip(&self.values)
+            .zip(self.values)
             .map(|(c, v)| (c.name.clone(), v.clone()))
             .collect()
     }
@@ -183,144 +261,30 @@ impl<I: ColumnIndex> ColumnIndex for &I {
     }
 }
 
-impl fmt::Debug for Row {
+impl fmt::Debug for RowRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
-        for (c, v) in self.columns.0.iter().zip(&self.values) {
+        for (c, v) in self.columns.0.iter().zip(self.values) {
             m.entry(&c.name, v);
         }
         m.finish()
     }
 }
 
-impl Serialize for Row {
+impl Serialize for RowRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.values.len()))?;
-        for (c, v) in self.columns.0.iter().zip(&self.values) {
+        for (c, v) in self.columns.0.iter().zip(self.values) {
             map.serialize_entry(&c.name, v)?;
         }
         map.end()
     }
 }
 
-/// A complete result: columns once, then rows. Serialises as a JSON list of objects.
-///
-/// ```
-/// use dbm_core::{Column, Columns, Rows, Value};
-/// let mut rows = Rows::new(Columns::new(vec![Column::new("n", "")]));
-/// rows.push(vec![Value::Int(1)]);
-/// rows.push(vec![Value::Int(2)]);
-/// assert_eq!(serde_json::to_string(&rows).unwrap(), r#"[{"n":1},{"n":2}]"#);
-/// let total: i64 = rows.iter().map(|r| r.get::<i64>("n").unwrap()).sum();
-/// assert_eq!(total, 3);
-/// ```
-#[derive(Clone, PartialEq, Default)]
-pub struct Rows {
-    columns: Columns,
-    rows: Vec<Row>,
-}
-
-impl Rows {
-    /// An empty result with these columns.
-    pub fn new(columns: Columns) -> Self {
-        Rows {
-            columns,
-            rows: Vec::new(),
-        }
-    }
-
-    /// Appends a row of values (one per column).
-    pub fn push(&mut self, values: Vec<Value>) {
-        self.rows.push(Row::new(self.columns.clone(), values));
-    }
-
-    /// The result's columns.
-    pub fn columns(&self) -> &Columns {
-        &self.columns
-    }
-
-    /// How many rows there are.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// Iterates over the rows.
-    pub fn iter(&self) -> std::slice::Iter<'_, Row> {
-        self.rows.iter()
-    }
-
-    /// The row at `index`.
-    pub fn get(&self, index: usize) -> Option<&Row> {
-        self.rows.get(index)
-    }
-
-    /// The first row, if any.
-    pub fn first(&self) -> Option<&Row> {
-        self.rows.first()
-    }
-
-    /// Every row as a map (the seed system's "list of dictionaries").
-    pub fn to_maps(&self) -> Vec<BTreeMap<String, Value>> {
-        self.rows.iter().map(Row::to_map).collect()
-    }
-}
-
-/// `rows[i]`: the row at `i` (panics when out of range, as a slice does; [`Rows::get`] does
-/// not).
-///
-/// ```
-/// use dbm_core::{Column, Columns, Rows, Value};
-/// let mut rows = Rows::new(Columns::new(vec![Column::new("n", "INTEGER")]));
-/// rows.push(vec![Value::Int(5)]);
-/// assert_eq!(rows[0].get::<i64>("n").unwrap(), 5);
-/// ```
-impl std::ops::Index<usize> for Rows {
-    type Output = Row;
-    fn index(&self, index: usize) -> &Row {
-        &self.rows[index]
-    }
-}
-
-impl IntoIterator for Rows {
-    type Item = Row;
-    type IntoIter = std::vec::IntoIter<Row>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.rows.into_iter()
-    }
-}
-
-impl<'a> IntoIterator for &'a Rows {
-    type Item = &'a Row;
-    type IntoIter = std::slice::Iter<'a, Row>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.rows.iter()
-    }
-}
-
-impl fmt::Debug for Rows {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.rows).finish()
-    }
-}
-
-impl Serialize for Rows {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.rows.len()))?;
-        for row in &self.rows {
-            seq.serialize_element(row)?;
-        }
-        seq.end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Rows;
 
     fn sample() -> Rows {
         let mut rows = Rows::new(Columns::new(vec![

@@ -5,7 +5,8 @@ use std::fmt;
 use crate::connection::Connection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{self, Bindings};
-use crate::row::{Row, Rows};
+use crate::row::Row;
+use crate::rows::Rows;
 use crate::value::FromValue;
 
 /// A transaction holding one pooled connection. Commit it explicitly; if it is dropped

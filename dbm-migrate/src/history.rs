@@ -1,7 +1,7 @@
 //! The `schema_version` table, read and written through the core `Connection` trait only.
 
 use chrono::{SubsecRound, Utc};
-use dbm_core::{Connection, Params, Result, Row, Rows, Value, params};
+use dbm_core::{Connection, Params, Result, RowRef, Rows, Value, params};
 use serde::Serialize;
 
 /// What a history row records.
@@ -84,7 +84,7 @@ const COLUMNS: &str = "installed_rank, version, description, type, script, check
 /// The column added after the first release; older tables get it from [`History::ensure`].
 const PROGRESS_COLUMN: &str = "statements_done";
 
-fn from_row(r: &Row, has_progress: bool) -> Result<HistoryRow> {
+fn from_row(r: RowRef<'_>, has_progress: bool) -> Result<HistoryRow> {
     Ok(HistoryRow {
         installed_rank: r.get("installed_rank")?,
         version: r.get("version")?,

@@ -64,10 +64,18 @@ fn columns_of(cols: &[tiberius::Column]) -> (Columns, Vec<ColumnType>) {
 }
 
 fn convert_row(row: tiberius::Row, columns: &Columns, types: &[ColumnType]) -> Result<Vec<Value>> {
+    cells(row, columns, types).collect()
+}
+
+/// The row's values as they are decoded, for [`Rows::try_push`].
+fn cells<'r>(
+    row: tiberius::Row,
+    columns: &'r Columns,
+    types: &'r [ColumnType],
+) -> impl Iterator<Item = Result<Value>> + 'r {
     row.into_iter()
         .zip(columns.as_slice().iter().zip(types))
         .map(|(data, (col, ty))| decode(data, col.name(), *ty))
-        .collect()
 }
 
 /// Whether `sql` may begin or end a transaction (checked with `@@TRANCOUNT` afterwards).
@@ -247,7 +255,7 @@ impl Connection for MssqlConnection {
                 .await
                 .map_err(|e| map_err(e, &options))?;
             let mut sets = 0usize;
-            let mut rows: Option<(Rows, Vec<ColumnType>)> = None;
+            let mut rows: Option<(Rows, Columns, Vec<ColumnType>)> = None;
             let mut failure = None;
             while let Some(item) = stream.try_next().await.map_err(|e| map_err(e, &options))? {
                 match item {
@@ -255,16 +263,14 @@ impl Connection for MssqlConnection {
                         sets += 1;
                         if sets == 1 {
                             let (cols, types) = columns_of(m.columns());
-                            rows = Some((Rows::new(cols), types));
+                            rows = Some((Rows::new(cols.clone()), cols, types));
                         }
                     }
                     QueryItem::Row(row) if sets == 1 && failure.is_none() => {
-                        if let Some((rows, types)) = rows.as_mut() {
-                            match convert_row(row, rows.columns(), types) {
-                                Ok(values) => rows.push(values),
-                                // Read the rest of the reply, so the connection stays in step.
-                                Err(e) => failure = Some(e),
-                            }
+                        if let Some((rows, columns, types)) = rows.as_mut() {
+                            // Read the rest of the reply after an error, so the connection
+                            // stays in step.
+                            failure = rows.try_push(cells(row, columns, types)).err();
                         }
                     }
                     QueryItem::Row(_) => {}
@@ -280,7 +286,7 @@ impl Connection for MssqlConnection {
                 )
                 .with_hint("send one SELECT per query call (use execute for the statements before it)"));
             }
-            Ok(rows.map_or_else(|| Rows::new(Columns::new(Vec::new())), |(r, _)| r))
+            Ok(rows.map_or_else(|| Rows::new(Columns::new(Vec::new())), |(r, _, _)| r))
         });
         self.after(sql, r.is_err()).await;
         r

@@ -13,7 +13,7 @@ use dbm_core::{
 use sqlx::{AssertSqlSafe, Connection as _, Executor, SqlSafeStr, Statement as _};
 
 use crate::cancel::PgCanceller;
-use crate::decode::{Decoder, columns_of, decode_row};
+use crate::decode::{Decoder, columns_of, decode_cells, decode_row};
 use crate::dialect::PgDialect;
 use crate::error::map_err;
 use crate::options::PgOptions;
@@ -275,7 +275,7 @@ impl PgConnection {
         }
         // Each row is decoded as it arrives and its wire buffer freed: the result is not
         // held twice (sqlx's rows, then ours).
-        let mut out = Rows::new(columns);
+        let mut out = Rows::new(columns.clone());
         let mut wire_error = None;
         let mut decode_error = None;
         {
@@ -293,12 +293,11 @@ impl PgConnection {
                         break;
                     }
                 };
-                match decode_row(&row, out.columns(), &decoders, &self.options) {
-                    Ok(values) => out.push(values),
-                    Err(e) => {
-                        decode_error = Some(e);
-                        break;
-                    }
+                // The values go straight into the result's one vector.
+                let cells = decode_cells(&row, &columns, &decoders, &self.options);
+                if let Err(e) = out.try_push(cells) {
+                    decode_error = Some(e);
+                    break;
                 }
             }
         }

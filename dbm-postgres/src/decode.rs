@@ -189,11 +189,28 @@ pub(crate) fn decode_row(
     options: &PgOptions,
 ) -> Result<Vec<Value>> {
     let mut values = Vec::with_capacity(decoders.len());
-    for (i, (column, decoder)) in columns.as_slice().iter().zip(decoders).enumerate() {
-        let raw = row.try_get_raw(i).map_err(|e| map_err(e, options))?;
-        values.push(decoder.decode(raw, column)?);
+    for value in decode_cells(row, columns, decoders, options) {
+        values.push(value?);
     }
     Ok(values)
+}
+
+/// The row's values as they are decoded, for [`dbm_core::Rows::try_push`].
+pub(crate) fn decode_cells<'r>(
+    row: &'r PgRow,
+    columns: &'r Columns,
+    decoders: &'r [Decoder],
+    options: &'r PgOptions,
+) -> impl Iterator<Item = Result<Value>> + 'r {
+    columns
+        .as_slice()
+        .iter()
+        .zip(decoders)
+        .enumerate()
+        .map(move |(i, (column, decoder))| {
+            let raw = row.try_get_raw(i).map_err(|e| map_err(e, options))?;
+            decoder.decode(raw, column)
+        })
 }
 
 /// The result's columns and their decoders, built once per prepared statement.

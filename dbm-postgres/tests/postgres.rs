@@ -678,7 +678,7 @@ async fn a_result_that_fails_part_way_leaves_the_connection_usable() {
         .query("SELECT 41 + 1 AS n", &Params::new())
         .await
         .unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 42);
+    assert_eq!(rows.row(0).get::<i64>("n").unwrap(), 42);
     let e = db
         .query(
             "SELECT 1 / (500 - i) AS x FROM generate_series(1, 1000) i",
@@ -694,7 +694,7 @@ async fn a_result_that_fails_part_way_leaves_the_connection_usable() {
         )
         .await
         .unwrap();
-    assert_eq!(rows[0].get::<i64>("n").unwrap(), 2000);
+    assert_eq!(rows.row(0).get::<i64>("n").unwrap(), 2000);
     assert_eq!(
         db.pool_status().invalid,
         0,
@@ -736,7 +736,7 @@ async fn reused_columns_follow_a_changed_table() {
     .unwrap();
     let rows = db.query("SELECT * FROM t", &Params::new()).await.unwrap();
     assert_eq!(names(&rows), ["a", "b"]);
-    assert_eq!(rows[0].get::<String>("b").unwrap(), "x");
+    assert_eq!(rows.row(0).get::<String>("b").unwrap(), "x");
     db.execute("ALTER TABLE t ALTER COLUMN a TYPE BIGINT", &Params::new())
         .await
         .unwrap();
@@ -820,6 +820,6 @@ async fn statements_sqlx_forgot_are_described_again() {
         .unwrap();
     let rows = db.query(first, &none).await.unwrap();
     assert_eq!(rows.columns().len(), 2, "the added column is returned");
-    assert_eq!(rows[0].get::<String>("b").unwrap(), "new");
+    assert_eq!(rows.row(0).get::<String>("b").unwrap(), "new");
     db.close().await;
 }

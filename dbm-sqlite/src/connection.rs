@@ -140,13 +140,13 @@ fn prepare_and_bind<'c>(
     Ok(stmt)
 }
 
-/// Runs a query and hands each row's values to `each` until it returns false; returns the
-/// result's columns.
+/// Runs a query and hands each row to `each` until it returns false; returns the result's
+/// columns.
 fn for_each_row(
     c: &rusqlite::Connection,
     sql: &str,
     values: &[Value],
-    mut each: impl FnMut(&Columns, Vec<Value>) -> bool,
+    mut each: impl FnMut(&Columns, Cells<'_, '_>) -> Result<bool>,
 ) -> Result<Columns> {
     let mut stmt = prepare_and_bind(c, sql, values)?;
     // rusqlite's `columns()` panics on a name that is not UTF-8: check the names first,
@@ -166,26 +166,59 @@ fn for_each_row(
     let columns = Columns::new(columns);
     let mut rows = stmt.raw_query();
     while let Some(row) = rows.next().map_err(map_err)? {
-        let mut vals = Vec::with_capacity(is_bool.len());
-        for (i, b) in is_bool.iter().enumerate() {
-            let name = || columns.as_slice()[i].name();
-            vals.push(from_sqlite(row.get_ref(i).map_err(map_err)?, *b, name())?);
-        }
-        if !each(&columns, vals) {
+        let cells = Cells {
+            row,
+            columns: &columns,
+            is_bool: &is_bool,
+            next: 0,
+        };
+        if !each(&columns, cells)? {
             break;
         }
     }
     Ok(columns)
 }
 
+/// One row's values, converted as they are read.
+struct Cells<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    columns: &'r Columns,
+    is_bool: &'r [bool],
+    next: usize,
+}
+
+impl Iterator for Cells<'_, '_> {
+    type Item = Result<Value>;
+
+    fn next(&mut self) -> Option<Result<Value>> {
+        let i = self.next;
+        let is_bool = *self.is_bool.get(i)?;
+        self.next += 1;
+        let name = self.columns.as_slice()[i].name();
+        Some(
+            self.row
+                .get_ref(i)
+                .map_err(map_err)
+                .and_then(|v| from_sqlite(v, is_bool, name)),
+        )
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.is_bool.len() - self.next;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Cells<'_, '_> {}
+
 fn run_query(c: &rusqlite::Connection, sql: &str, values: &[Value]) -> Result<Rows> {
-    // Rows go straight into the result (built at the first row, when the columns are known):
-    // no intermediate list to copy from.
+    // Values go straight into the result's one vector (made at the first row, when the
+    // columns are known): no vector per row, nothing copied again.
     let mut out: Option<Rows> = None;
-    let columns = for_each_row(c, sql, values, |columns, vals| {
+    let columns = for_each_row(c, sql, values, |columns, cells| {
         out.get_or_insert_with(|| Rows::new(columns.clone()))
-            .push(vals);
-        true
+            .try_push(cells)?;
+        Ok(true)
     })?;
     Ok(out.unwrap_or_else(|| Rows::new(columns)))
 }
@@ -197,9 +230,14 @@ fn stream_rows(
     values: &[Value],
     tx: &tokio::sync::mpsc::Sender<Result<Row>>,
 ) -> Result<()> {
-    for_each_row(c, sql, values, |columns, vals| {
-        tx.blocking_send(Ok(Row::new(columns.clone(), vals)))
-            .is_ok()
+    for_each_row(c, sql, values, |columns, cells| {
+        let mut vals = Vec::with_capacity(cells.len());
+        for value in cells {
+            vals.push(value?);
+        }
+        Ok(tx
+            .blocking_send(Ok(Row::new(columns.clone(), vals)))
+            .is_ok())
     })
     .map(|_| ())
 }

@@ -97,7 +97,7 @@ impl DatabaseManager {
     ///     .and_where(Expr::col("id").eq(7))
     ///     .to_owned();
     /// let rows = db.query_statement(&select).await?;
-    /// assert_eq!(rows[0].get::<String>("name")?, "load");
+    /// assert_eq!(rows.row(0).get::<String>("name")?, "load");
     /// # Ok::<(), dbm::Error>(()) }).unwrap();
     /// ```
     pub async fn query_statement(&self, statement: &impl QueryStatementBuilder) -> Result<Rows> {

@@ -1,6 +1,6 @@
 //! The library API on real databases (a SQLite file, and PostgreSQL when configured): the
 //! fetch shapes, rows into structs, `()` for no parameters, lists in `IN (...)`, arrays,
-//! wide integers, `rows[i]`, and the same on a transaction.
+//! wide integers, `rows.row(i)`, and the same on a transaction.
 #![cfg(all(feature = "sqlite", feature = "postgres"))]
 
 use dbm::{DatabaseConfig, DatabaseManager, ErrorKind, params};
@@ -78,7 +78,7 @@ async fn exercise(db: &DatabaseManager, bool_type: &str) {
     assert_eq!(e.kind(), ErrorKind::Query);
     assert_eq!(e.database(), Some(name.as_str()));
 
-    // A list in IN (...), on every dialect; rows[i]; rows into structs.
+    // A list in IN (...), on every dialect; rows.row(i); rows into structs.
     let rows = db
         .query(
             "SELECT * FROM jobs WHERE id IN (:ids) ORDER BY id",
@@ -87,7 +87,7 @@ async fn exercise(db: &DatabaseManager, bool_type: &str) {
         .await
         .unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[1].get::<String>("name").unwrap(), "load");
+    assert_eq!(rows.row(1).get::<String>("name").unwrap(), "load");
     let jobs: Vec<Job> = rows.deserialize().unwrap();
     assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), [3, 8]);
     assert!(jobs[0].done);

@@ -36,8 +36,8 @@ async fn exercise(db: &DatabaseManager) {
         .to_owned();
     let rows = db.query_statement(&select).await.unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0].get::<String>("flow").unwrap(), "nightly");
-    let (id, flow, started): (i64, String, chrono::NaiveDate) = rows[1].deserialize().unwrap();
+    assert_eq!(rows.row(0).get::<String>("flow").unwrap(), "nightly");
+    let (id, flow, started): (i64, String, chrono::NaiveDate) = rows.row(1).deserialize().unwrap();
     assert_eq!((id, flow.as_str(), started), (2, "hourly", day));
     // A u64 beyond i64 is refused, naming why, before anything runs.
     let bad = Query::update()
