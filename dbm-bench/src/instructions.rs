@@ -10,6 +10,7 @@ use dbm::{DatabaseConfig, DatabaseManager};
 /// The workloads `--loop` knows: (name, what one unit is).
 pub(crate) const WORKLOADS: &[(&str, &str)] = &[
     ("pg-select1-dbm", "query"),
+    ("pg-fetch-one-dbm", "query"),
     ("pg-select1-sqlx", "query"),
     ("pg-select1-sqlx-all", "query"),
     ("pg-fetch-dbm", "row"),
@@ -36,6 +37,12 @@ pub(crate) async fn run(workload: &str, n: usize, pg: Option<String>) {
             let db = manager(&pg_url()).await;
             for _ in 0..=n {
                 db.query("SELECT 1", ()).await.expect("select 1");
+            }
+        }
+        "pg-fetch-one-dbm" => {
+            let db = manager(&pg_url()).await;
+            for _ in 0..=n {
+                db.fetch_one("SELECT 1", ()).await.expect("select 1");
             }
         }
         "pg-select1-sqlx" => {

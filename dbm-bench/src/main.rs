@@ -85,11 +85,20 @@ fn plaintext(url: &str) -> String {
 fn print_instructions(s: Sizes, pg: bool) {
     let pairs: &[(&str, &str, &str)] = &[
         ("SQLite fetch", "sqlite-fetch-dbm", "sqlite-fetch-rusqlite"),
-        ("PostgreSQL SELECT 1", "pg-select1-dbm", "pg-select1-sqlx"),
         (
-            "PostgreSQL SELECT 1",
+            "PostgreSQL SELECT 1, query",
+            "pg-select1-dbm",
+            "pg-select1-sqlx",
+        ),
+        (
+            "PostgreSQL SELECT 1, query",
             "pg-select1-dbm",
             "pg-select1-sqlx-all",
+        ),
+        (
+            "PostgreSQL SELECT 1, fetch_one",
+            "pg-fetch-one-dbm",
+            "pg-select1-sqlx",
         ),
         ("PostgreSQL fetch", "pg-fetch-dbm", "pg-fetch-sqlx"),
         ("PostgreSQL stream", "pg-stream-dbm", "pg-stream-sqlx"),

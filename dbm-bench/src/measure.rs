@@ -112,6 +112,16 @@ pub(crate) async fn select1(db: &dbm::DatabaseManager, n: usize) -> Sample {
     .await
 }
 
+/// `n` sequential `fetch_one("SELECT 1")` calls (one row kept, as sqlx's `fetch_one`).
+pub(crate) async fn select1_fetch_one(db: &dbm::DatabaseManager, n: usize) -> Sample {
+    measure(|| async {
+        for _ in 0..n {
+            db.fetch_one("SELECT 1", ()).await.expect("select 1");
+        }
+    })
+    .await
+}
+
 /// Reads `stream` to its end and checks that it had `n` rows.
 pub(crate) async fn drain<S, T, E>(stream: S, n: usize)
 where

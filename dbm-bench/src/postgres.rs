@@ -8,7 +8,9 @@ use dbm::{DatabaseConfig, DatabaseManager};
 use sqlx::Connection as _;
 
 use crate::Sizes;
-use crate::measure::{Sample, drain, measure, report, reset_peak_rss, rss_mb, select1, summary};
+use crate::measure::{
+    Sample, drain, measure, report, reset_peak_rss, rss_mb, select1, select1_fetch_one, summary,
+};
 
 /// The typed row sqlx reads.
 pub(crate) type Typed = (i32, String, f64, bool, chrono::DateTime<chrono::Utc>);
@@ -52,7 +54,7 @@ async fn sequential(db: &DatabaseManager, raw: &mut sqlx::PgConnection, s: Sizes
         .await
         .expect("warm-up");
     let (mut d, mut r, mut dd, mut rd) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut s1, mut r1) = (Vec::new(), Vec::new());
+    let (mut s1, mut r1, mut f1) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..s.reps {
         let mut rows = None;
         d.push(measure(|| async { rows = Some(db.query(&sql, ()).await.expect("query")) }).await);
@@ -61,6 +63,7 @@ async fn sequential(db: &DatabaseManager, raw: &mut sqlx::PgConnection, s: Sizes
         r.push(measure(|| async { t = Some(typed(raw, &sql).await) }).await);
         rd.push(measure(|| async { drop(t.take()) }).await);
         s1.push(select1(db, s.select1).await);
+        f1.push(select1_fetch_one(db, s.select1).await);
         r1.push(
             measure(|| async {
                 for _ in 0..s.select1 {
@@ -88,6 +91,13 @@ async fn sequential(db: &DatabaseManager, raw: &mut sqlx::PgConnection, s: Sizes
         "query",
         s.select1,
         &mut s1,
+        Some(("sqlx PgConnection", &mut r1)),
+    );
+    report(
+        "PostgreSQL SELECT 1 fetch_one, sequential",
+        "query",
+        s.select1,
+        &mut f1,
         Some(("sqlx PgConnection", &mut r1)),
     );
 }

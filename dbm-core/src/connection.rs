@@ -34,6 +34,16 @@ pub trait Connection: Send + fmt::Debug {
     /// Runs a statement that returns rows; `values` bind the placeholders in order.
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows>;
 
+    /// Runs a query like [`Connection::query_raw`] and keeps its columns and at most its
+    /// first row, for `fetch_one` and its kin. The statement still runs to its end (the
+    /// other rows are read and dropped, never cut short). Drivers with a cheaper way to
+    /// read one row override it; the default keeps the first row of `query_raw`.
+    async fn query_first_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
+        let mut rows = self.query_raw(sql, values).await?;
+        rows.truncate(1);
+        Ok(rows)
+    }
+
     /// Streams the rows of a query as they arrive. Drivers that cannot stream keep the
     /// default, which runs [`query_raw`](Connection::query_raw) and yields its rows. Dropping
     /// the stream before its end may leave the connection unusable ([`is_broken`]).
@@ -102,6 +112,12 @@ pub trait Connection: Send + fmt::Debug {
     async fn query(&mut self, sql: &str, params: &Params) -> Result<Rows> {
         let bound = self.dialect().bind(sql, params)?;
         self.query_raw(&bound.sql, &bound.values).await
+    }
+
+    /// [`Connection::query_first_raw`] with `:name` parameters.
+    async fn query_first(&mut self, sql: &str, params: &Params) -> Result<Rows> {
+        let bound = self.dialect().bind(sql, params)?;
+        self.query_first_raw(&bound.sql, &bound.values).await
     }
 
     /// Runs a statement with `:name` parameters and returns the number of rows it changed.
@@ -187,6 +203,16 @@ pub trait Database: Send + Sync + fmt::Debug {
 
     /// Runs a query and returns its rows. Uses the configured statement timeout, if any.
     async fn query(&self, sql: &str, params: &Params) -> Result<Rows>;
+
+    /// Runs a query and keeps its columns and at most its first row: what `fetch_one`,
+    /// `fetch_optional` and `fetch_scalar` ([`DatabaseExt`](crate::DatabaseExt)) read. The
+    /// statement still runs to its end. The default keeps the first row of
+    /// [`Database::query`].
+    async fn query_first(&self, sql: &str, params: &Params) -> Result<Rows> {
+        let mut rows = self.query(sql, params).await?;
+        rows.truncate(1);
+        Ok(rows)
+    }
 
     /// Runs a statement (committed on success) and returns the rows it changed.
     async fn execute(&self, sql: &str, params: &Params) -> Result<u64>;

@@ -41,6 +41,8 @@ impl<M: ManageConnection> fmt::Debug for PooledDatabase<M> {
 #[derive(Clone, Copy)]
 enum Work {
     Query,
+    /// A query of which only the first row is kept.
+    First,
     Execute,
 }
 
@@ -124,6 +126,10 @@ where
                         .query_raw(&bound.sql, &bound.values)
                         .await
                         .map(Output::Rows),
+                    Work::First => driver
+                        .query_first_raw(&bound.sql, &bound.values)
+                        .await
+                        .map(Output::Rows),
                     Work::Execute => driver
                         .execute_raw(&bound.sql, &bound.values)
                         .await
@@ -174,8 +180,14 @@ where
     M: ManageConnection,
     M::Connection: Connection,
 {
-    async fn rows(&self, sql: &str, params: &Params, timeout: Option<Duration>) -> Result<Rows> {
-        match self.run("query", Work::Query, sql, params, timeout).await? {
+    async fn rows(
+        &self,
+        work: Work,
+        sql: &str,
+        params: &Params,
+        timeout: Option<Duration>,
+    ) -> Result<Rows> {
+        match self.run("query", work, sql, params, timeout).await? {
             Output::Rows(rows) => Ok(rows),
             Output::Affected(_) => unreachable!("query returns rows"),
         }
@@ -248,7 +260,13 @@ where
     }
 
     async fn query(&self, sql: &str, params: &Params) -> Result<Rows> {
-        self.rows(sql, params, self.statement_timeout).await
+        self.rows(Work::Query, sql, params, self.statement_timeout)
+            .await
+    }
+
+    async fn query_first(&self, sql: &str, params: &Params) -> Result<Rows> {
+        self.rows(Work::First, sql, params, self.statement_timeout)
+            .await
     }
 
     async fn execute(&self, sql: &str, params: &Params) -> Result<u64> {
@@ -345,7 +363,7 @@ where
         params: &Params,
         timeout: Duration,
     ) -> Result<Rows> {
-        self.rows(sql, params, Some(timeout)).await
+        self.rows(Work::Query, sql, params, Some(timeout)).await
     }
 
     async fn execute_with_timeout(
@@ -477,6 +495,11 @@ where
 
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
         let r = (**self).query_raw(sql, values).await;
+        self.observe(r)
+    }
+
+    async fn query_first_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
+        let r = (**self).query_first_raw(sql, values).await;
         self.observe(r)
     }
 

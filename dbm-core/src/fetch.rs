@@ -80,7 +80,7 @@ pub(crate) fn scalar<T: FromValue>(rows: Rows) -> Result<T> {
 pub trait DatabaseExt: Database {
     /// The first row; an error naming the database when there is none.
     async fn fetch_one(&self, sql: &str, params: impl Bindings + 'async_trait) -> Result<Row> {
-        let rows = self.query(sql, params.bindings()).await?;
+        let rows = self.query_first(sql, params.bindings()).await?;
         one(rows).map_err(|e| e.with_database(self.name()).with_operation("fetch_one"))
     }
 
@@ -90,7 +90,7 @@ pub trait DatabaseExt: Database {
         sql: &str,
         params: impl Bindings + 'async_trait,
     ) -> Result<Option<Row>> {
-        Ok(optional(self.query(sql, params.bindings()).await?))
+        Ok(optional(self.query_first(sql, params.bindings()).await?))
     }
 
     /// The first column of the first row, as `T` (`Option<T>` for a NULL).
@@ -99,7 +99,7 @@ pub trait DatabaseExt: Database {
         sql: &str,
         params: impl Bindings + 'async_trait,
     ) -> Result<T> {
-        let rows = self.query(sql, params.bindings()).await?;
+        let rows = self.query_first(sql, params.bindings()).await?;
         scalar(rows).map_err(|e| e.with_database(self.name()).with_operation("fetch_scalar"))
     }
 }

@@ -161,6 +161,24 @@ impl Rows {
         self.get(0)
     }
 
+    /// Keeps the first `len` rows and drops the others (nothing happens when there are
+    /// not more than `len`).
+    ///
+    /// ```
+    /// use dbm_core::{Column, Columns, Rows, Value};
+    /// let mut rows = Rows::new(Columns::new(vec![Column::new("n", "")]));
+    /// (0..3).for_each(|i| rows.push(vec![Value::Int(i)]));
+    /// rows.truncate(1);
+    /// assert_eq!(rows.len(), 1);
+    /// assert_eq!(rows.row(0).get::<i64>(0).unwrap(), 0);
+    /// ```
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len {
+            self.values.truncate(len * self.columns.len());
+            self.len = len;
+        }
+    }
+
     /// The first row, owned, without copying its values; the other rows are dropped.
     pub(crate) fn into_first(mut self) -> Option<Row> {
         if self.len == 0 {

@@ -52,6 +52,15 @@ impl Transaction {
             .map_err(|e| e.with_database(db).with_operation("query in transaction"))
     }
 
+    /// A query of which only the columns and the first row are kept (the fetch methods).
+    async fn query_first(&mut self, sql: &str, params: impl Bindings) -> Result<Rows> {
+        let db = self.database.clone();
+        self.conn()?
+            .query_first(sql, params.bindings())
+            .await
+            .map_err(|e| e.with_database(db).with_operation("query in transaction"))
+    }
+
     /// Runs a statement inside the transaction.
     pub async fn execute(&mut self, sql: &str, params: impl Bindings) -> Result<u64> {
         let db = self.database.clone();
@@ -63,7 +72,7 @@ impl Transaction {
 
     /// The first row; an error when there is none.
     pub async fn fetch_one(&mut self, sql: &str, params: impl Bindings) -> Result<Row> {
-        let rows = self.query(sql, params).await?;
+        let rows = self.query_first(sql, params).await?;
         fetch::one(rows).map_err(|e| {
             e.with_database(self.database.clone())
                 .with_operation("fetch_one in transaction")
@@ -76,7 +85,7 @@ impl Transaction {
         sql: &str,
         params: impl Bindings,
     ) -> Result<Option<Row>> {
-        Ok(fetch::optional(self.query(sql, params).await?))
+        Ok(fetch::optional(self.query_first(sql, params).await?))
     }
 
     /// The first column of the first row, as `T`.
@@ -85,7 +94,7 @@ impl Transaction {
         sql: &str,
         params: impl Bindings,
     ) -> Result<T> {
-        let rows = self.query(sql, params).await?;
+        let rows = self.query_first(sql, params).await?;
         fetch::scalar(rows).map_err(|e| {
             e.with_database(self.database.clone())
                 .with_operation("fetch_scalar in transaction")

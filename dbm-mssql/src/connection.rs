@@ -122,6 +122,57 @@ fn closed() -> Error {
 }
 
 impl MssqlConnection {
+    /// Runs a query into `Rows`: every row, or (`first_only`) the first one, the rest of
+    /// the reply still read.
+    async fn run_query(&mut self, sql: &str, values: &[Value], first_only: bool) -> Result<Rows> {
+        let params = bind(values)?;
+        let options = self.options.clone();
+        let r = cancellable!(self, |c| async {
+            let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+            let mut stream = c
+                .query(sql, &refs)
+                .await
+                .map_err(|e| map_err(e, &options))?;
+            let mut sets = 0usize;
+            let mut rows: Option<(Rows, Columns, Vec<ColumnType>)> = None;
+            let mut failure = None;
+            while let Some(item) = stream.try_next().await.map_err(|e| map_err(e, &options))? {
+                match item {
+                    QueryItem::Metadata(m) => {
+                        sets += 1;
+                        if sets == 1 {
+                            let (cols, types) = columns_of(m.columns());
+                            rows = Some((Rows::new(cols.clone()), cols, types));
+                        }
+                    }
+                    QueryItem::Row(row) if sets == 1 && failure.is_none() => {
+                        if let Some((rows, columns, types)) = rows.as_mut()
+                            && !(first_only && rows.len() == 1)
+                        {
+                            // Read the rest of the reply after an error, so the connection
+                            // stays in step.
+                            failure = rows.try_push(cells(row, columns, types)).err();
+                        }
+                    }
+                    QueryItem::Row(_) => {}
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            if sets > 1 {
+                return Err(Error::new(
+                    ErrorKind::Query,
+                    format!("the SQL returned {sets} result sets and query returns one; all of its statements ran"),
+                )
+                .with_hint("send one SELECT per query call (use execute for the statements before it)"));
+            }
+            Ok(rows.map_or_else(|| Rows::new(Columns::new(Vec::new())), |(r, _, _)| r))
+        });
+        self.after(sql, r.is_err()).await;
+        r
+    }
+
     pub(crate) async fn connect(options: Arc<MssqlOptions>) -> Result<Self> {
         let mut client = open(&options).await?;
         let spid = batch_int(&mut client, "SET XACT_ABORT ON; SELECT @@SPID AS spid")
@@ -246,50 +297,11 @@ impl Connection for MssqlConnection {
     }
 
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
-        let params = bind(values)?;
-        let options = self.options.clone();
-        let r = cancellable!(self, |c| async {
-            let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
-            let mut stream = c
-                .query(sql, &refs)
-                .await
-                .map_err(|e| map_err(e, &options))?;
-            let mut sets = 0usize;
-            let mut rows: Option<(Rows, Columns, Vec<ColumnType>)> = None;
-            let mut failure = None;
-            while let Some(item) = stream.try_next().await.map_err(|e| map_err(e, &options))? {
-                match item {
-                    QueryItem::Metadata(m) => {
-                        sets += 1;
-                        if sets == 1 {
-                            let (cols, types) = columns_of(m.columns());
-                            rows = Some((Rows::new(cols.clone()), cols, types));
-                        }
-                    }
-                    QueryItem::Row(row) if sets == 1 && failure.is_none() => {
-                        if let Some((rows, columns, types)) = rows.as_mut() {
-                            // Read the rest of the reply after an error, so the connection
-                            // stays in step.
-                            failure = rows.try_push(cells(row, columns, types)).err();
-                        }
-                    }
-                    QueryItem::Row(_) => {}
-                }
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            if sets > 1 {
-                return Err(Error::new(
-                    ErrorKind::Query,
-                    format!("the SQL returned {sets} result sets and query returns one; all of its statements ran"),
-                )
-                .with_hint("send one SELECT per query call (use execute for the statements before it)"));
-            }
-            Ok(rows.map_or_else(|| Rows::new(Columns::new(Vec::new())), |(r, _, _)| r))
-        });
-        self.after(sql, r.is_err()).await;
-        r
+        self.run_query(sql, values, false).await
+    }
+
+    async fn query_first_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
+        self.run_query(sql, values, true).await
     }
 
     fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {

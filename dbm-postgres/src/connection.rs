@@ -119,6 +119,17 @@ fn sql_str(sql: &str) -> sqlx::SqlStr {
     AssertSqlSafe(sql.to_owned()).into_sql_str()
 }
 
+/// Marks the connection busy for the duration of one call; a dropped future leaves it set.
+macro_rules! guarded {
+    ($self:ident, $call:expr) => {{
+        $self.cancel_sent.store(false, Ordering::SeqCst);
+        $self.busy = true;
+        let r = $call;
+        $self.busy = false;
+        r
+    }};
+}
+
 impl PgConnection {
     pub(crate) async fn connect(options: Arc<PgOptions>) -> Result<Self> {
         let mut conn = open(&options).await?;
@@ -262,7 +273,14 @@ impl PgConnection {
         .with_hint("add casts in the SQL, e.g. :id::bigint"))
     }
 
-    async fn run_query(&mut self, sql: &str, values: &[Value]) -> std::result::Result<Rows, Error> {
+    /// Runs a query into `Rows`: every row, or (`first_only`) the first one, the others read
+    /// and dropped as sqlx's `fetch_optional` does.
+    async fn run_query(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+        first_only: bool,
+    ) -> std::result::Result<Rows, Error> {
         let (prepared, binds) = self.prepare_bound(sql, values).await?;
         let Prepared {
             stmt,
@@ -273,9 +291,20 @@ impl PgConnection {
         for b in binds {
             q = q.bind(b);
         }
+        let mut out = Rows::new(columns.clone());
+        if first_only {
+            // One async stream where `fetch_many` has two: the whole result is still read.
+            let row = match sqlx::Executor::fetch_optional(&mut self.conn, q).await {
+                Ok(row) => row,
+                Err(e) => return Err(self.fail(e)),
+            };
+            if let Some(row) = row {
+                out.try_push(decode_cells(&row, &columns, &decoders, &self.options))?;
+            }
+            return Ok(out);
+        }
         // Each row is decoded as it arrives and its wire buffer freed: the result is not
         // held twice (sqlx's rows, then ours).
-        let mut out = Rows::new(columns.clone());
         let mut wire_error = None;
         let mut decode_error = None;
         {
@@ -308,6 +337,19 @@ impl PgConnection {
             return Err(e);
         }
         Ok(out)
+    }
+
+    /// `run_query` with its guards: a stale cached plan repaired and run once more, the
+    /// transaction state followed.
+    async fn query_rows(&mut self, sql: &str, values: &[Value], first_only: bool) -> Result<Rows> {
+        let mut r = guarded!(self, self.run_query(sql, values, first_only).await);
+        if let Err(e) = &r
+            && self.repair_stale_plan(e).await
+        {
+            r = guarded!(self, self.run_query(sql, values, first_only).await);
+        }
+        self.track(sql, r.is_ok());
+        r
     }
 
     /// Prepares and binds; returns the statement's text (shared, not copied), the arguments
@@ -367,17 +409,6 @@ impl Drop for PgConnection {
     }
 }
 
-/// Marks the connection busy for the duration of one call; a dropped future leaves it set.
-macro_rules! guarded {
-    ($self:ident, $call:expr) => {{
-        $self.cancel_sent.store(false, Ordering::SeqCst);
-        $self.busy = true;
-        let r = $call;
-        $self.busy = false;
-        r
-    }};
-}
-
 #[async_trait]
 impl Connection for PgConnection {
     fn dialect(&self) -> &dyn Dialect {
@@ -385,14 +416,11 @@ impl Connection for PgConnection {
     }
 
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
-        let mut r = guarded!(self, self.run_query(sql, values).await);
-        if let Err(e) = &r
-            && self.repair_stale_plan(e).await
-        {
-            r = guarded!(self, self.run_query(sql, values).await);
-        }
-        self.track(sql, r.is_ok());
-        r
+        self.query_rows(sql, values, false).await
+    }
+
+    async fn query_first_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
+        self.query_rows(sql, values, true).await
     }
 
     fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {

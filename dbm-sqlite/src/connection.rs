@@ -211,13 +211,22 @@ impl Iterator for Cells<'_, '_> {
 
 impl ExactSizeIterator for Cells<'_, '_> {}
 
-fn run_query(c: &rusqlite::Connection, sql: &str, values: &[Value]) -> Result<Rows> {
+/// Runs a query into `Rows`: every row, or (`first_only`) the first one, the statement
+/// still stepped to its end without converting the others.
+fn run_query(
+    c: &rusqlite::Connection,
+    sql: &str,
+    values: &[Value],
+    first_only: bool,
+) -> Result<Rows> {
     // Values go straight into the result's one vector (made at the first row, when the
     // columns are known): no vector per row, nothing copied again.
     let mut out: Option<Rows> = None;
     let columns = for_each_row(c, sql, values, |columns, cells| {
-        out.get_or_insert_with(|| Rows::new(columns.clone()))
-            .try_push(cells)?;
+        let rows = out.get_or_insert_with(|| Rows::new(columns.clone()));
+        if !(first_only && rows.len() == 1) {
+            rows.try_push(cells)?;
+        }
         Ok(true)
     })?;
     Ok(out.unwrap_or_else(|| Rows::new(columns)))
@@ -273,7 +282,14 @@ impl Connection for SqliteConnection {
 
     async fn query_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
         let (sql, values) = (sql.to_owned(), values.to_vec());
-        self.with_conn(move |c| run_query(c, &sql, &values)).await
+        self.with_conn(move |c| run_query(c, &sql, &values, false))
+            .await
+    }
+
+    async fn query_first_raw(&mut self, sql: &str, values: &[Value]) -> Result<Rows> {
+        let (sql, values) = (sql.to_owned(), values.to_vec());
+        self.with_conn(move |c| run_query(c, &sql, &values, true))
+            .await
     }
 
     fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dbm_core::{Database, ErrorKind, Params, PoolConfig, SqlType, Statement, Value, params};
+use dbm_core::{
+    Backend, Database, DatabaseExt, ErrorKind, Params, PoolConfig, SqlType, Statement, Value,
+    params,
+};
 use dbm_migrate::{MigrationState, Migrator, Version};
 
 use crate::fixture::TestDb;
@@ -114,6 +117,56 @@ pub async fn named_parameters(t: &TestDb) {
         .await
         .unwrap_err();
     assert!(e.to_string().contains(":unused given but not used"), "{e}");
+}
+
+/// `fetch_one` and its kin keep the first row, but the statement runs to its end and the
+/// connection stays in step for the next one.
+pub async fn first_row_reads_the_whole_result(t: &TestDb) {
+    let db = &t.db;
+    db.execute("CREATE TABLE f (n INTEGER)", &Params::new())
+        .await
+        .unwrap();
+    db.execute("INSERT INTO f (n) VALUES (1), (2), (3)", &Params::new())
+        .await
+        .unwrap();
+    let first = db
+        .fetch_one("SELECT n, n * 10 AS m FROM f ORDER BY n", ())
+        .await
+        .unwrap();
+    assert_eq!(first.values(), &[Value::Int(1), Value::Int(10)]);
+    assert_eq!(first.columns().len(), 2);
+    let none = db
+        .fetch_optional("SELECT n FROM f WHERE n > 3", ())
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    let e = db
+        .fetch_one("SELECT n FROM f WHERE n > 3", ())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("returned no row"), "{e}");
+    // On one connection: what follows a first row sees the right result.
+    let mut tx = db.begin().await.unwrap();
+    for round in 0..3 {
+        let n: i64 = tx
+            .fetch_scalar("SELECT n FROM f ORDER BY n DESC", ())
+            .await
+            .unwrap();
+        assert_eq!(n, 3, "round {round}");
+        let all = tx.query("SELECT n FROM f ORDER BY n", ()).await.unwrap();
+        assert_eq!(all.len(), 3, "round {round}");
+    }
+    tx.rollback().await.unwrap();
+    // A statement whose first row is all that is kept still does all its work. (SQL Server
+    // spells it OUTPUT, which the TDS test engine does not run.)
+    if db.backend() != Backend::Mssql {
+        let r = db
+            .fetch_one("INSERT INTO f (n) VALUES (4), (5), (6) RETURNING n", ())
+            .await
+            .unwrap();
+        assert_eq!(r.get::<i64>("n").unwrap(), 4);
+        assert_eq!(count(db.as_ref(), "f").await, 6);
+    }
 }
 
 /// A failing statement rolls the whole transaction back and is named in the error.
@@ -595,6 +648,7 @@ macro_rules! conformance_suite {
         $crate::conformance_suite!(@cases $make;
             row_format_and_types,
             named_parameters,
+            first_row_reads_the_whole_result,
             transactions_are_atomic,
             timeouts_cancel,
             pool_accounting,
