@@ -7,16 +7,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dbm_core::{
-    BoxRowStream, Canceller, Columns, Connection, Dialect, Error, ErrorKind, Result, Row, Rows,
-    Value, async_trait,
+    BoxRowStream, Canceller, Columns, Connection, Dialect, Error, ErrorKind, Result, Rows, Value,
+    async_trait,
 };
 use sqlx::{AssertSqlSafe, Connection as _, Executor, SqlSafeStr, Statement as _};
 
 use crate::cancel::PgCanceller;
-use crate::decode::{Decoder, columns_of, decode_cells, decode_row};
+use crate::decode::{Decoder, columns_of, decode_cells};
 use crate::dialect::PgDialect;
 use crate::error::map_err;
 use crate::options::PgOptions;
+use crate::stream::{PgRowStream, Reading};
 use crate::tracking::transaction_effect;
 use crate::types::{Bind, bind_all};
 
@@ -424,16 +425,15 @@ impl Connection for PgConnection {
     }
 
     fn query_stream_raw<'a>(&'a mut self, sql: &'a str, values: &'a [Value]) -> BoxRowStream<'a> {
-        use futures_util::StreamExt;
         let this = self;
-        let start = async move {
+        let preparing = async move {
             this.cancel_sent.store(false, Ordering::SeqCst);
             this.busy = true;
             let (text, args, columns, decoders) = match this.prepare_stream(sql, values).await {
                 Ok(p) => p,
                 Err(e) => {
                     this.busy = false;
-                    return futures_util::stream::iter(vec![Err(e)]).left_stream();
+                    return Err(e);
                 }
             };
             let PgConnection {
@@ -443,44 +443,19 @@ impl Connection for PgConnection {
                 options,
                 ..
             } = this;
-            let options = options.clone();
-            let rows = sqlx::query_with(text, args).fetch(conn);
-            // `busy` stays set until the last row: a stream dropped midway leaves the
-            // connection marked, so the pool closes it (and its Drop cancels the statement).
-            let state = (rows, columns, decoders, busy, broken, options);
-            futures_util::stream::unfold(Some(state), |state| async move {
-                let (mut rows, columns, decoders, busy, broken, options) = state?;
-                match rows.next().await {
-                    Some(Ok(row)) => {
-                        let vals = match decode_row(&row, &columns, &decoders, &options) {
-                            Ok(vals) => vals,
-                            Err(e) => return Some((Err(e), None)),
-                        };
-                        let row = Row::new(columns.clone(), vals);
-                        Some((
-                            Ok(row),
-                            Some((rows, columns, decoders, busy, broken, options)),
-                        ))
-                    }
-                    Some(Err(e)) => {
-                        let err = map_err(e, &options);
-                        if err.kind() == ErrorKind::Connection {
-                            *broken = true;
-                        }
-                        drop(rows);
-                        *busy = false;
-                        Some((Err(err), None))
-                    }
-                    None => {
-                        drop(rows);
-                        *busy = false;
-                        None
-                    }
-                }
+            // `fetch_many` rather than `fetch`: one boxed layer less; the stream skips the
+            // final result summary itself.
+            let rows = Executor::fetch_many(conn, sqlx::query_with(text, args));
+            Ok(Reading {
+                rows,
+                columns,
+                decoders,
+                busy,
+                broken,
+                options: options.clone(),
             })
-            .right_stream()
         };
-        futures_util::stream::once(start).flatten().boxed()
+        Box::pin(PgRowStream::Preparing(Box::pin(preparing)))
     }
 
     async fn execute_raw(&mut self, sql: &str, values: &[Value]) -> Result<u64> {

@@ -29,6 +29,7 @@ mod driver;
 mod error;
 mod manager;
 mod options;
+mod stream;
 mod test_backend;
 mod tracking;
 mod types;

@@ -577,6 +577,48 @@ async fn dropping_a_stream_stops_the_query_on_the_server() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_stream_that_fails_midway_gives_its_rows_then_the_error() {
+    let t = pg_or_skip!();
+    let sql = "SELECT 10 / (5 - n) AS q FROM generate_series(1, 10) n";
+    let mut rows = t.db.query_stream(sql, &Params::new()).await.unwrap();
+    let mut got = Vec::new();
+    let error = loop {
+        match rows
+            .next()
+            .await
+            .expect("the error ends the stream, not silence")
+        {
+            Ok(row) => got.push(row.get::<i64>("q").unwrap()),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(got, [2, 3, 5, 10]);
+    assert_eq!(
+        error.code(),
+        Some(&ErrorCode::SqlState("22012".into())),
+        "{error}"
+    );
+    assert!(error.to_string().contains("query stream"), "{error}");
+    assert!(rows.next().await.is_none());
+    drop(rows);
+    // A server error ends the result cleanly: the connection goes back and is used again.
+    let before = t.db.pool_status();
+    let n: Vec<i64> =
+        t.db.query("SELECT n FROM generate_series(1, 3) n", &Params::new())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("n").unwrap())
+            .collect();
+    assert_eq!(n, [1, 2, 3]);
+    let after = t.db.pool_status();
+    assert_eq!(
+        after.connections_created, before.connections_created,
+        "{after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn numbers_are_never_rounded_or_overflowed_in_silence() {
     let t = pg_or_skip!();
     t.db.execute("CREATE TABLE fl (d float8, r float4)", &Params::new())
