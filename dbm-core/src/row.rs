@@ -8,7 +8,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::value::{FromValue, Value};
+use crate::value::{FromValue, Value, drop_values};
 
 /// One result column: its name and the database's name for its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,8 +135,8 @@ impl Row {
     }
 
     /// Takes the values out of the row.
-    pub fn into_values(self) -> Vec<Value> {
-        self.values
+    pub fn into_values(mut self) -> Vec<Value> {
+        std::mem::take(&mut self.values)
     }
 
     /// The raw value of a column, by name or position.
@@ -152,6 +152,12 @@ impl Row {
     /// The row as a map from column name to value (the "dictionary" view).
     pub fn to_map(&self) -> BTreeMap<String, Value> {
         self.view().to_map()
+    }
+}
+
+impl Drop for Row {
+    fn drop(&mut self) {
+        drop_values(self.values.drain(..));
     }
 }
 

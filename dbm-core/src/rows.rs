@@ -13,7 +13,7 @@ use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
 
 use crate::row::{Columns, Row, RowRef};
-use crate::value::Value;
+use crate::value::{Value, drop_values};
 
 /// A complete result: columns once, then rows. Serialises as a JSON list of objects.
 ///
@@ -174,7 +174,7 @@ impl Rows {
     /// ```
     pub fn truncate(&mut self, len: usize) {
         if len < self.len {
-            self.values.truncate(len * self.columns.len());
+            drop_values(self.values.drain(len * self.columns.len()..));
             self.len = len;
         }
     }
@@ -185,11 +185,12 @@ impl Rows {
             return None;
         }
         let width = self.columns.len();
-        self.values.truncate(width);
-        if self.values.capacity() > 2 * width.max(4) {
-            self.values.shrink_to_fit();
+        self.truncate(1);
+        let mut values = std::mem::take(&mut self.values);
+        if values.capacity() > 2 * width.max(4) {
+            values.shrink_to_fit();
         }
-        Some(Row::new(self.columns, self.values))
+        Some(Row::new(self.columns.clone(), values))
     }
 
     /// Every row as a map (the seed system's "list of dictionaries").
@@ -284,10 +285,10 @@ impl FusedIterator for RowsIntoIter {}
 impl IntoIterator for Rows {
     type Item = Row;
     type IntoIter = RowsIntoIter;
-    fn into_iter(self) -> RowsIntoIter {
+    fn into_iter(mut self) -> RowsIntoIter {
         RowsIntoIter {
-            columns: self.columns,
-            values: self.values.into_iter(),
+            columns: self.columns.clone(),
+            values: std::mem::take(&mut self.values).into_iter(),
             remaining: self.len,
         }
     }
@@ -298,6 +299,12 @@ impl<'a> IntoIterator for &'a Rows {
     type IntoIter = RowsIter<'a>;
     fn into_iter(self) -> RowsIter<'a> {
         self.iter()
+    }
+}
+
+impl Drop for Rows {
+    fn drop(&mut self) {
+        drop_values(self.values.drain(..));
     }
 }
 
