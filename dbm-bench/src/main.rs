@@ -179,9 +179,10 @@ async fn main() {
     }
     let run = |group: &str| only.as_ref().is_none_or(|o| o.iter().any(|g| g == group));
     println!(
-        "dbm-bench ({}; {} repetitions, dbm and raw interleaved; allocations counted by a global allocator; PostgreSQL over plaintext)",
+        "dbm-bench ({}; {} repetitions, {} for SQLite; dbm and raw interleaved; allocations counted by a global allocator; PostgreSQL over plaintext)",
         if quick { "quick" } else { "full" },
-        s.reps
+        s.reps,
+        s.reps * sqlite::REPS_FACTOR
     );
     let pg = std::env::var("DBM_TEST_POSTGRES_URL")
         .ok()

@@ -190,16 +190,17 @@ struct Cells<'r, 's> {
 impl Iterator for Cells<'_, '_> {
     type Item = Result<Value>;
 
+    #[inline]
     fn next(&mut self) -> Option<Result<Value>> {
         let i = self.next;
         let is_bool = *self.is_bool.get(i)?;
         self.next += 1;
-        let name = self.columns.as_slice()[i].name();
+        let columns = self.columns;
         Some(
             self.row
                 .get_ref(i)
                 .map_err(map_err)
-                .and_then(|v| from_sqlite(v, is_bool, name)),
+                .and_then(|v| from_sqlite(v, is_bool, || columns.as_slice()[i].name())),
         )
     }
 

@@ -41,10 +41,16 @@ pub(crate) fn is_bool_type(decl_type: &str) -> bool {
     decl_type.eq_ignore_ascii_case("BOOL") || decl_type.eq_ignore_ascii_case("BOOLEAN")
 }
 
-/// Converts a stored value of the column `column`. Integers 0 and 1 in columns declared
-/// BOOL/BOOLEAN become `Bool`. TEXT that is not valid UTF-8 is an error naming the column,
-/// never replaced characters: reading and writing back must not change the bytes.
-pub(crate) fn from_sqlite(v: ValueRef<'_>, is_bool: bool, column: &str) -> Result<Value, Error> {
+/// Converts a stored value of the column `column` (called only to name it in an error).
+/// Integers 0 and 1 in columns declared BOOL/BOOLEAN become `Bool`. TEXT that is not valid
+/// UTF-8 is an error naming the column, never replaced characters: reading and writing back
+/// must not change the bytes.
+#[inline]
+pub(crate) fn from_sqlite<'c>(
+    v: ValueRef<'_>,
+    is_bool: bool,
+    column: impl FnOnce() -> &'c str,
+) -> Result<Value, Error> {
     Ok(match v {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) if is_bool && (i == 0 || i == 1) => Value::Bool(i == 1),
@@ -52,20 +58,23 @@ pub(crate) fn from_sqlite(v: ValueRef<'_>, is_bool: bool, column: &str) -> Resul
         ValueRef::Real(f) => Value::Float(f),
         ValueRef::Text(t) => match std::str::from_utf8(t) {
             Ok(s) => Value::Text(s.to_owned()),
-            Err(e) => {
-                return Err(Error::conversion(format!(
-                    "column `{column}` holds TEXT that is not valid UTF-8 (invalid byte at offset {} of {}); it was not read, so that nothing is altered",
-                    e.valid_up_to(),
-                    t.len()
-                ))
-                .with_hint(format!(
-                    "read it as bytes with CAST({} AS BLOB), or repair the stored text",
-                    quote_name(column)
-                )));
-            }
+            Err(e) => return Err(not_utf8(column(), &e, t.len())),
         },
         ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
     })
+}
+
+/// The error for TEXT that is not UTF-8 (kept out of the per-cell path).
+#[cold]
+fn not_utf8(column: &str, e: &std::str::Utf8Error, len: usize) -> Error {
+    Error::conversion(format!(
+        "column `{column}` holds TEXT that is not valid UTF-8 (invalid byte at offset {} of {len}); it was not read, so that nothing is altered",
+        e.valid_up_to(),
+    ))
+    .with_hint(format!(
+        "read it as bytes with CAST({} AS BLOB), or repair the stored text",
+        quote_name(column)
+    ))
 }
 
 /// A column name as it would be written in SQL (quoted unless it is a plain word).
