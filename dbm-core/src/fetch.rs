@@ -1,8 +1,6 @@
 //! The shapes a query's answer is taken in: one row, at most one row, one value; and the
 //! parameter forms every query method accepts (`&params! {..}`, `params! {..}`, `()`).
 
-use async_trait::async_trait;
-
 use crate::connection::Database;
 use crate::error::{Error, ErrorKind, Result};
 use crate::params::Params;
@@ -76,31 +74,41 @@ pub(crate) fn scalar<T: FromValue>(rows: Rows) -> Result<T> {
 /// let maybe = db.fetch_optional("SELECT * FROM jobs WHERE id = :id", &params! { "id" => 8 }).await?;
 /// # let _ = (n, job, maybe); Ok(()) }
 /// ```
-#[async_trait]
+///
+/// The futures are `Send` and not boxed (the methods are not `async_trait`s: nothing
+/// implements this trait but the blanket impl for every [`Database`]).
 pub trait DatabaseExt: Database {
     /// The first row; an error naming the database when there is none.
-    async fn fetch_one(&self, sql: &str, params: impl Bindings + 'async_trait) -> Result<Row> {
-        let rows = self.query_first(sql, params.bindings()).await?;
-        one(rows).map_err(|e| e.with_database(self.name()).with_operation("fetch_one"))
+    fn fetch_one(
+        &self,
+        sql: &str,
+        params: impl Bindings,
+    ) -> impl Future<Output = Result<Row>> + Send {
+        async move {
+            let rows = self.query_first(sql, params.bindings()).await?;
+            one(rows).map_err(|e| e.with_database(self.name()).with_operation("fetch_one"))
+        }
     }
 
     /// The first row, or `None`.
-    async fn fetch_optional(
+    fn fetch_optional(
         &self,
         sql: &str,
-        params: impl Bindings + 'async_trait,
-    ) -> Result<Option<Row>> {
-        Ok(optional(self.query_first(sql, params.bindings()).await?))
+        params: impl Bindings,
+    ) -> impl Future<Output = Result<Option<Row>>> + Send {
+        async move { Ok(optional(self.query_first(sql, params.bindings()).await?)) }
     }
 
     /// The first column of the first row, as `T` (`Option<T>` for a NULL).
-    async fn fetch_scalar<T: FromValue + Send>(
+    fn fetch_scalar<T: FromValue + Send>(
         &self,
         sql: &str,
-        params: impl Bindings + 'async_trait,
-    ) -> Result<T> {
-        let rows = self.query_first(sql, params.bindings()).await?;
-        scalar(rows).map_err(|e| e.with_database(self.name()).with_operation("fetch_scalar"))
+        params: impl Bindings,
+    ) -> impl Future<Output = Result<T>> + Send {
+        async move {
+            let rows = self.query_first(sql, params.bindings()).await?;
+            scalar(rows).map_err(|e| e.with_database(self.name()).with_operation("fetch_scalar"))
+        }
     }
 }
 
