@@ -1,6 +1,6 @@
 //! Many tasks sharing a pool of 10 PostgreSQL connections: `SELECT 1` from 8, 64 and 256
-//! tasks through dbm and deadpool-postgres, next to `pgbench -c 8` on the same transport;
-//! and the bare checkout rate (no query) from 64 tasks.
+//! tasks through dbm, deadpool-postgres and sqlx's own pool, next to `pgbench -c 8` on the
+//! same transport; and the bare checkout rate (no query) from 64 tasks.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -70,8 +70,19 @@ fn deadpool(url: &str) -> deadpool_postgres::Pool {
     .expect("deadpool")
 }
 
+/// sqlx's own pool with all its connections open.
+async fn sqlx_pool(url: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(POOL as u32)
+        .min_connections(POOL as u32)
+        .connect(url)
+        .await
+        .expect("sqlx pool")
+}
+
 pub(crate) async fn workloads(s: Sizes, url: &str) {
     let db = dbm_pool(url).await;
+    let sq = sqlx_pool(url).await;
     let dp = deadpool(url);
     let mut held = Vec::new();
     for _ in 0..POOL {
@@ -80,7 +91,7 @@ pub(crate) async fn workloads(s: Sizes, url: &str) {
     drop(held);
     let pgbench_available = pgbench(url, Duration::from_millis(200)).is_ok();
     for &tasks in &[8usize, 64, 256] {
-        let (mut d, mut p, mut b) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut d, mut p, mut b, mut q) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..s.reps {
             let db = db.clone();
             d.push(
@@ -106,16 +117,31 @@ pub(crate) async fn workloads(s: Sizes, url: &str) {
                 })
                 .await,
             );
+            let sq = sq.clone();
+            q.push(
+                throughput(tasks, s.run, move || {
+                    let sq = sq.clone();
+                    async move {
+                        let _: i32 = sqlx::query_scalar("SELECT 1")
+                            .fetch_one(&sq)
+                            .await
+                            .expect("query");
+                    }
+                })
+                .await,
+            );
             if tasks == 8 && pgbench_available {
                 b.push(pgbench(url, s.run).expect("pgbench"));
             }
         }
         let (dm, dlo, dhi) = median(d);
         let (pm, plo, phi) = median(p);
+        let (qm, qlo, qhi) = median(q);
         print!(
-            "{:<40} dbm {dm:>9.0} q/s (min {dlo:.0}, max {dhi:.0}) | deadpool-postgres {pm:.0} (min {plo:.0}, max {phi:.0}) | ratio {:.2}x",
+            "{:<40} dbm {dm:>9.0} q/s (min {dlo:.0}, max {dhi:.0}) | deadpool-postgres {pm:.0} (min {plo:.0}, max {phi:.0}) | ratio {:.2}x | sqlx pool {qm:.0} (min {qlo:.0}, max {qhi:.0}) | dbm/sqlx {:.2}x",
             format!("PostgreSQL SELECT 1, {tasks} tasks, pool {POOL}"),
-            dm / pm
+            dm / pm,
+            dm / qm
         );
         if !b.is_empty() {
             let (bm, blo, bhi) = median(b);
@@ -134,6 +160,7 @@ pub(crate) async fn workloads(s: Sizes, url: &str) {
     }
     checkout_rate(s, &db, Some(&dp)).await;
     dp.close();
+    sq.close().await;
 }
 
 /// The checkout rate alone, on a dbm pool of `url` (when there is no PostgreSQL server).
