@@ -48,6 +48,8 @@ enum Work {
 
 enum Output {
     Rows(Rows),
+    /// The columns and at most the first row; how many rows the server sent is not known.
+    First(Rows),
     Affected(u64),
 }
 
@@ -129,7 +131,7 @@ where
                     Work::First => driver
                         .query_first_raw(&bound.sql, &bound.values)
                         .await
-                        .map(Output::Rows),
+                        .map(Output::First),
                     Work::Execute => driver
                         .execute_raw(&bound.sql, &bound.values)
                         .await
@@ -188,7 +190,7 @@ where
         timeout: Option<Duration>,
     ) -> Result<Rows> {
         match self.run("query", work, sql, params, timeout).await? {
-            Output::Rows(rows) => Ok(rows),
+            Output::Rows(rows) | Output::First(rows) => Ok(rows),
             Output::Affected(_) => unreachable!("query returns rows"),
         }
     }
@@ -199,7 +201,7 @@ where
             .await?
         {
             Output::Affected(n) => Ok(n),
-            Output::Rows(_) => unreachable!("execute returns a count"),
+            Output::Rows(_) | Output::First(_) => unreachable!("execute returns a count"),
         }
     }
 }
@@ -223,6 +225,18 @@ fn record(span: &tracing::Span, operation: &str, elapsed: Duration, result: &Res
                     operation,
                     duration_ms = ms,
                     rows = rows.len(),
+                    "database operation finished"
+                )
+            });
+        }
+        Ok(Output::First(rows)) => {
+            // Only the first row was kept: the number the server sent is not known, so
+            // `db.response.returned_rows` stays unset.
+            span.in_scope(|| {
+                tracing::debug!(
+                    operation,
+                    duration_ms = ms,
+                    first_row = !rows.is_empty(),
                     "database operation finished"
                 )
             });

@@ -38,6 +38,12 @@ async fn scenario(dir: &std::path::Path) {
     db.query("SELECT id, name FROM jobs", &Params::new())
         .await
         .unwrap();
+    // One row kept of a result: how many the server sent is not claimed.
+    let ids: i64 = db
+        .fetch_scalar("SELECT id FROM jobs UNION ALL SELECT 7", ())
+        .await
+        .unwrap();
+    assert_eq!(ids, 1);
     db.execute(
         "INSERT INTO jobs (name) VALUES (:n)",
         &params! { "n" => "hourly" },
@@ -142,6 +148,19 @@ fn operators_can_follow_a_run_in_the_logs() {
             "rows=1",
             "duration_ms=",
         ],
+    );
+    let first = line(
+        &logs,
+        "DEBUG",
+        &[
+            "database operation finished",
+            "operation=\"query\"",
+            "first_row=true",
+        ],
+    );
+    assert!(
+        !first.contains("rows=") && !first.contains("returned_rows"),
+        "{first}"
     );
     line(
         &logs,
