@@ -56,14 +56,11 @@ const KEYS: &[DriverKey] = &[
 
 impl DriverOptions for MssqlOptions {
     fn target(&self) -> ConnectTarget {
-        let t = ConnectTarget::new()
+        ConnectTarget::new()
             .host(self.host())
             .port(self.port())
-            .user(self.user());
-        match self.database() {
-            Some(d) => t.database(d),
-            None => t,
-        }
+            .user(self.user())
+            .database_opt(self.database())
     }
 
     fn as_any(&self) -> &dyn Any {

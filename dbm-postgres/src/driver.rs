@@ -54,14 +54,11 @@ const KEYS: &[DriverKey] = &[
 
 impl DriverOptions for PgOptions {
     fn target(&self) -> ConnectTarget {
-        let t = ConnectTarget::new()
+        ConnectTarget::new()
             .host(self.host())
             .port(self.port())
-            .user(self.username());
-        match self.database() {
-            Some(d) => t.database(d),
-            None => t,
-        }
+            .user(self.username())
+            .database_opt(self.database())
     }
 
     fn as_any(&self) -> &dyn Any {

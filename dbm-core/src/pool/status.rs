@@ -138,6 +138,19 @@ impl ConnectTarget {
         self
     }
 
+    /// Sets the database when there is one (a URL may leave it to the server's default).
+    ///
+    /// ```
+    /// use dbm_core::ConnectTarget;
+    /// let named: Option<&str> = Some("sales");
+    /// assert_eq!(ConnectTarget::new().database_opt(named).database.as_deref(), Some("sales"));
+    /// assert_eq!(ConnectTarget::new().database_opt(None::<&str>).database, None);
+    /// ```
+    pub fn database_opt(mut self, database: Option<impl Into<String>>) -> Self {
+        self.database = database.map(Into::into);
+        self
+    }
+
     /// Sets the user.
     pub fn user(mut self, user: impl Into<String>) -> Self {
         self.user = Some(user.into());
