@@ -208,6 +208,13 @@ pub trait Database: Send + Sync + fmt::Debug {
     /// `fetch_optional` and `fetch_scalar` ([`DatabaseExt`](crate::DatabaseExt)) read. The
     /// statement still runs to its end. The default keeps the first row of
     /// [`Database::query`].
+    ///
+    /// ```no_run
+    /// # async fn demo(db: &dyn dbm_core::Database) -> dbm_core::Result<()> {
+    /// let first = db.query_first("SELECT id FROM jobs ORDER BY id", &dbm_core::Params::new()).await?;
+    /// assert!(first.len() <= 1);
+    /// # Ok(()) }
+    /// ```
     async fn query_first(&self, sql: &str, params: &Params) -> Result<Rows> {
         let mut rows = self.query(sql, params).await?;
         rows.truncate(1);

@@ -116,7 +116,15 @@ impl Row {
         Row { columns, values }
     }
 
-    /// The row borrowed, as [`Rows`](crate::Rows) hands out its rows.
+    /// The row borrowed, as [`Rows`](crate::Rows) hands out its rows: code that reads rows
+    /// can take a [`RowRef`] and serve both.
+    ///
+    /// ```
+    /// use dbm_core::{Column, Columns, Row, RowRef, Value};
+    /// fn id(r: RowRef<'_>) -> i64 { r.get("id").unwrap() }
+    /// let row = Row::new(Columns::new(vec![Column::new("id", "")]), vec![Value::Int(4)]);
+    /// assert_eq!(id(row.view()), 4);
+    /// ```
     pub fn view(&self) -> RowRef<'_> {
         RowRef {
             columns: &self.columns,

@@ -199,7 +199,18 @@ impl Rows {
     }
 }
 
-/// The rows of a [`Rows`], borrowed; from [`Rows::iter`].
+/// The rows of a [`Rows`], borrowed; from [`Rows::iter`]. It knows its length and runs
+/// from either end.
+///
+/// ```
+/// use dbm_core::{Column, Columns, Rows, Value};
+/// let mut rows = Rows::new(Columns::new(vec![Column::new("n", "")]));
+/// (1..=3).for_each(|i| rows.push(vec![Value::Int(i)]));
+/// let mut it = rows.iter();
+/// assert_eq!(it.len(), 3);
+/// assert_eq!(it.next_back().unwrap().get::<i64>("n").unwrap(), 3);
+/// assert_eq!(it.map(|r| r.get::<i64>(0).unwrap()).sum::<i64>(), 3);
+/// ```
 #[derive(Clone, Debug)]
 pub struct RowsIter<'a> {
     columns: &'a Columns,
