@@ -306,32 +306,32 @@ where
         let seen = span_is_seen(&span);
         let own_span = span.clone();
         let producer = async move {
+            use crate::stream::Batch;
             use futures_util::StreamExt;
-            let mut batches = conn
-                .query_stream_raw(&bound.sql, &bound.values)
-                .ready_chunks(16);
-            let mut first = batches.next().await;
+            let mut rows = conn.query_stream_raw(&bound.sql, &bound.values).fuse();
+            let mut first = Batch::next(&mut rows).await;
             // A failure before the first row that the driver can repair (a stale cached
             // statement) is run once more, as `query` does.
-            if let Some(only) = first.take_if(|b| matches!(b.as_slice(), [Err(_)]))
-                && let Some(Err(e)) = only.into_iter().next()
+            if let Some(b) = first.as_mut()
+                && b.rows.is_empty()
+                && let Some(e) = b.error.take()
             {
-                drop(batches);
+                drop(rows);
                 if conn.recover(&e).await {
-                    batches = conn
-                        .query_stream_raw(&bound.sql, &bound.values)
-                        .ready_chunks(16);
-                    first = batches.next().await;
+                    rows = conn.query_stream_raw(&bound.sql, &bound.values).fuse();
+                    first = Batch::next(&mut rows).await;
                 } else {
-                    batches = futures_util::stream::empty().boxed().ready_chunks(16);
-                    first = Some(vec![Err(e)]);
+                    rows = futures_util::stream::empty().boxed().fuse();
+                    first = Some(Batch {
+                        rows: Vec::new(),
+                        error: Some(e),
+                    });
                 }
             }
             let mut count = 0u64;
             let mut error = None;
             let mut next = first;
-            while let Some(batch) = next.take() {
-                let mut batch = crate::stream::Batch::from_rows(batch);
+            while let Some(mut batch) = next.take() {
                 count += batch.rows.len() as u64;
                 let failed = batch.error.is_some();
                 if let Some(e) = batch.error.take() {
@@ -341,9 +341,9 @@ where
                 if tx.send(batch).await.is_err() || failed {
                     break;
                 }
-                next = batches.next().await;
+                next = Batch::next(&mut rows).await;
             }
-            drop(batches);
+            drop(rows);
             // Recorded on the stream's own span, not whichever span polls the stream.
             let span = own_span;
             span.record("db.response.returned_rows", count);

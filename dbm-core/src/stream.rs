@@ -50,8 +50,13 @@ pub(crate) struct Batch {
     pub(crate) error: Option<Error>,
 }
 
+/// Rows per batch: chosen by callgrind (8 -> 4,378, 16 -> 4,387, 32 -> 4,618, 512 -> 4,627,
+/// 1 -> 5,591 instructions/row when measured with `ready_chunks`).
+pub(crate) const BATCH: usize = 16;
+
 impl Batch {
     /// The rows of `batch` up to its first error, which ends it.
+    #[cfg(test)]
     pub(crate) fn from_rows(batch: Vec<Result<Row>>) -> Batch {
         let mut out = Batch {
             rows: Vec::with_capacity(batch.len()),
@@ -67,6 +72,48 @@ impl Batch {
             }
         }
         out
+    }
+
+    /// The next batch of `rows`: the rows ready now (at least one, at most [`BATCH`]), ended
+    /// early by an error, which it carries; `None` at the end. Like `ready_chunks`, without
+    /// collecting results first and sorting them into rows and an error afterwards.
+    pub(crate) async fn next<S>(rows: &mut S) -> Option<Batch>
+    where
+        S: Stream<Item = Result<Row>> + futures_core::FusedStream + Unpin,
+    {
+        std::future::poll_fn(|cx| {
+            let mut out = Batch {
+                rows: Vec::new(),
+                error: None,
+            };
+            loop {
+                if rows.is_terminated() {
+                    return Poll::Ready((!out.rows.is_empty()).then_some(out));
+                }
+                match Pin::new(&mut *rows).poll_next(cx) {
+                    Poll::Ready(Some(Ok(row))) => {
+                        if out.rows.capacity() == 0 {
+                            out.rows.reserve_exact(BATCH);
+                        }
+                        out.rows.push(row);
+                        if out.rows.len() == BATCH {
+                            return Poll::Ready(Some(out));
+                        }
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        out.error = Some(e);
+                        return Poll::Ready(Some(out));
+                    }
+                    Poll::Ready(None) => {
+                        return Poll::Ready((!out.rows.is_empty()).then_some(out));
+                    }
+                    // What is ready goes now: a row never waits for the next one.
+                    Poll::Pending if out.rows.is_empty() => return Poll::Pending,
+                    Poll::Pending => return Poll::Ready(Some(out)),
+                }
+            }
+        })
+        .await
     }
 }
 
