@@ -184,6 +184,59 @@ mod tests {
         Ok(Row::new(columns.clone(), vec![Value::Int(n)]))
     }
 
+    fn numbers(batch: &Batch) -> Vec<i64> {
+        batch
+            .rows
+            .iter()
+            .map(|r| r.get::<i64>(0).unwrap())
+            .collect()
+    }
+
+    /// A batch holds at most `BATCH` rows, takes what is ready without waiting for more,
+    /// stops at an error (which it carries), and there is none after the end.
+    #[tokio::test]
+    async fn batches_take_what_is_ready_and_stop_at_an_error() {
+        use futures_util::StreamExt;
+        let columns = Columns::new(vec![Column::new("n", "INT8")]);
+        let c = columns.clone();
+        let ready = (0..20).map(move |n| row(&c, n));
+        // 20 rows, then nothing for a long while: the second batch must not wait for it.
+        let mut rows = futures_util::stream::iter(ready)
+            .chain(futures_util::stream::pending())
+            .fuse();
+        let first = Batch::next(&mut rows).await.unwrap();
+        assert_eq!(numbers(&first), (0..16).collect::<Vec<_>>());
+        let second =
+            tokio::time::timeout(std::time::Duration::from_secs(5), Batch::next(&mut rows))
+                .await
+                .expect("the ready rows come without waiting for more")
+                .unwrap();
+        assert_eq!(numbers(&second), [16, 17, 18, 19]);
+        assert!(second.error.is_none());
+
+        let c = columns.clone();
+        let mut failing = futures_util::stream::iter(vec![
+            row(&c, 1),
+            Err(Error::new(ErrorKind::Query, "division by zero")),
+            row(&c, 2),
+        ])
+        .fuse();
+        let batch = Batch::next(&mut failing).await.unwrap();
+        assert_eq!(numbers(&batch), [1]);
+        assert!(
+            batch
+                .error
+                .unwrap()
+                .to_string()
+                .contains("division by zero")
+        );
+
+        let mut ended = futures_util::stream::iter(vec![row(&columns, 7)]).fuse();
+        assert_eq!(numbers(&Batch::next(&mut ended).await.unwrap()), [7]);
+        assert!(Batch::next(&mut ended).await.is_none());
+        assert!(Batch::next(&mut ended).await.is_none());
+    }
+
     /// Rows come out in order across batches; an error mid-batch comes after the rows
     /// before it and ends the stream, and the rows after it are not given.
     #[tokio::test]
