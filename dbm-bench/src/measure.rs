@@ -82,7 +82,7 @@ pub(crate) fn report(
 }
 
 /// Resets the process's peak resident set (Linux: `5` into `/proc/self/clear_refs`), so
-/// that [`peak_rss_mb`] reports the peak from now on. Returns false where that is not
+/// that [`rss_mb`] reports the peak from now on. Returns false where that is not
 /// possible.
 pub(crate) fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()

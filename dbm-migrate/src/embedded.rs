@@ -6,7 +6,8 @@ use dbm_core::Result;
 
 use crate::source::{MigrationSet, assemble};
 
-/// The files of a migrations directory, built into the program by [`embed_migrations!`].
+/// The files of a migrations directory, built into the program by
+/// [`embed_migrations!`](crate::embed_migrations).
 /// They are read with the same rules as a directory ([`load_dir`](crate::load_dir)), so
 /// versions, scripts and checksums are the same and one history serves both.
 ///
