@@ -46,36 +46,42 @@ pub(crate) enum PgRowStream<'a> {
 
 /// What one poll of the wire rows ended in.
 enum Step {
-    Row(Result<Row>),
-    /// The result ended with an error; the stream ends after it.
+    Row(Row),
+    /// The stream ends with this error.
     Failed(dbm_core::Error),
     End,
 }
 
 impl Reading<'_> {
+    /// The next row, the error that ends the stream, or the end. An error from the server
+    /// ends the result cleanly (`busy` cleared); a row that does not decode leaves the rest
+    /// of the result unread, so `busy` stays set and the pool closes the connection.
     fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
         loop {
-            let step = match self.rows.as_mut().poll_next(cx) {
+            match self.rows.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(Either::Left(_)))) => continue,
-                Poll::Ready(Some(Ok(Either::Right(row)))) => Step::Row(
-                    decode_row(&row, &self.columns, &self.decoders, &self.options)
-                        .map(|values| Row::new(self.columns.clone(), values)),
-                ),
+                Poll::Ready(Some(Ok(Either::Left(_)))) => {}
+                Poll::Ready(Some(Ok(Either::Right(row)))) => {
+                    return Poll::Ready(
+                        match decode_row(&row, &self.columns, &self.decoders, &self.options) {
+                            Ok(values) => Step::Row(Row::new(self.columns.clone(), values)),
+                            Err(e) => Step::Failed(e),
+                        },
+                    );
+                }
                 Poll::Ready(Some(Err(e))) => {
                     let err = map_err(e, &self.options);
                     if err.kind() == ErrorKind::Connection {
                         *self.broken = true;
                     }
                     *self.busy = false;
-                    Step::Failed(err)
+                    return Poll::Ready(Step::Failed(err));
                 }
                 Poll::Ready(None) => {
                     *self.busy = false;
-                    Step::End
+                    return Poll::Ready(Step::End);
                 }
-            };
-            return Poll::Ready(step);
+            }
         }
     }
 }
@@ -98,11 +104,8 @@ impl Stream for PgRowStream<'_> {
                 PgRowStream::Reading(reading) => {
                     return match reading.poll_step(cx) {
                         Poll::Pending => Poll::Pending,
-                        Poll::Ready(Step::Row(Ok(row))) => Poll::Ready(Some(Ok(row))),
-                        // A row that does not decode ends the stream with the rest of the
-                        // result unread: `busy` stays set and the pool closes the
-                        // connection.
-                        Poll::Ready(Step::Row(Err(e)) | Step::Failed(e)) => {
+                        Poll::Ready(Step::Row(row)) => Poll::Ready(Some(Ok(row))),
+                        Poll::Ready(Step::Failed(e)) => {
                             *this = PgRowStream::Done;
                             Poll::Ready(Some(Err(e)))
                         }
