@@ -347,7 +347,8 @@ where
             // Recorded on the stream's own span, not whichever span polls the stream.
             let span = own_span;
             span.record("db.response.returned_rows", count);
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let elapsed = started.elapsed();
+            let ms = elapsed.as_secs_f64() * 1000.0;
             span.record("duration_ms", ms);
             tracing::debug!(
                 operation = "query stream",
@@ -359,7 +360,7 @@ where
                 db_system,
                 db_namespace: &namespace,
                 operation: "query stream",
-                duration: started.elapsed(),
+                duration: elapsed,
                 error,
             });
         };
@@ -445,8 +446,9 @@ where
         .instrument(span.clone())
         .await
         .map_err(|e: Error| e.with_database(name).with_operation("transaction"));
-        self.report_operation("transaction", started.elapsed(), result.as_ref().err());
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        self.report_operation("transaction", elapsed, result.as_ref().err());
+        let ms = elapsed.as_secs_f64() * 1000.0;
         span.record("duration_ms", ms);
         span.in_scope(|| match &result {
             Ok(counts) => tracing::debug!(

@@ -55,25 +55,6 @@ pub(crate) struct Batch {
 pub(crate) const BATCH: usize = 16;
 
 impl Batch {
-    /// The rows of `batch` up to its first error, which ends it.
-    #[cfg(test)]
-    pub(crate) fn from_rows(batch: Vec<Result<Row>>) -> Batch {
-        let mut out = Batch {
-            rows: Vec::with_capacity(batch.len()),
-            error: None,
-        };
-        for r in batch {
-            match r {
-                Ok(row) => out.rows.push(row),
-                Err(e) => {
-                    out.error = Some(e);
-                    break;
-                }
-            }
-        }
-        out
-    }
-
     /// The next batch of `rows`: the rows ready now (at least one, at most [`BATCH`]), ended
     /// early by an error, which it carries; `None` at the end. Like `ready_chunks`, without
     /// collecting results first and sorting them into rows and an error afterwards.
@@ -86,10 +67,8 @@ impl Batch {
                 rows: Vec::new(),
                 error: None,
             };
+            // `rows` is fused: polled after its end, it answers `None` again.
             loop {
-                if rows.is_terminated() {
-                    return Poll::Ready((!out.rows.is_empty()).then_some(out));
-                }
                 match Pin::new(&mut *rows).poll_next(cx) {
                     Poll::Ready(Some(Ok(row))) => {
                         if out.rows.capacity() == 0 {
@@ -184,6 +163,24 @@ mod tests {
         Ok(Row::new(columns.clone(), vec![Value::Int(n)]))
     }
 
+    /// A batch from rows up to the first error, which ends it (as the producer makes them).
+    fn batch(rows: Vec<Result<Row>>) -> Batch {
+        let mut out = Batch {
+            rows: Vec::new(),
+            error: None,
+        };
+        for r in rows {
+            match r {
+                Ok(row) => out.rows.push(row),
+                Err(e) => {
+                    out.error = Some(e);
+                    break;
+                }
+            }
+        }
+        out
+    }
+
     fn numbers(batch: &Batch) -> Vec<i64> {
         batch
             .rows
@@ -246,13 +243,13 @@ mod tests {
         let c = columns.clone();
         let producer: Producer = Box::pin(async move {
             let first = (1..=3).map(|n| row(&c, n)).collect();
-            tx.send(Batch::from_rows(first)).await.unwrap();
+            tx.send(batch(first)).await.unwrap();
             let second = vec![
                 row(&c, 4),
                 Err(Error::new(ErrorKind::Query, "division by zero")),
                 row(&c, 5),
             ];
-            tx.send(Batch::from_rows(second)).await.unwrap();
+            tx.send(batch(second)).await.unwrap();
         });
         let mut stream = RowStream::new(rx, producer);
         let mut seen = Vec::new();
@@ -287,11 +284,7 @@ mod tests {
         let producer: Producer = Box::pin(async move {
             let _held = flag;
             for n in 0.. {
-                if tx
-                    .send(Batch::from_rows(vec![row(&columns, n)]))
-                    .await
-                    .is_err()
-                {
+                if tx.send(batch(vec![row(&columns, n)])).await.is_err() {
                     break;
                 }
             }
